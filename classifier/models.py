@@ -1,0 +1,181 @@
+"""The six architectures, as plain ``nn.Module``s that map (N, 1, 28, 28) to (N, 10) logits.
+
+Softmax and temperature belong to prediction (``classifier.predict``), never to the model.
+``build_model(arch, **kwargs)`` is the one way to make a model; a checkpoint's config stores
+``arch`` and ``kwargs`` so the loader rebuilds exactly the same module.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class LogisticRegression(nn.Module):
+    """Multinomial logistic regression: one linear layer on the 784 pixels."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.flatten(1))  # (N, 10)
+
+
+class RFFSVM(nn.Module):
+    """Kernel SVM: an RBF kernel on PCA-projected pixels, approximated by random Fourier
+    features, with a linear layer on top trained with the multi-class hinge loss.
+
+    p = (x - mu) P projects the 784 pixels onto the top ``num_components`` principal axes
+    (fitted on the training set). z(p) = sqrt(2/D) cos(p W + b), with W ~ N(0, 1/sigma^2)
+    and b ~ U(0, 2 pi), makes z(p).z(q) ~= exp(-|p-q|^2 / (2 sigma^2)) (Rahimi & Recht,
+    2007). The projection makes a few thousand features approximate the kernel well, where
+    raw pixels would need far more. mu, P, W and b are fixed buffers saved with the
+    checkpoint; only the linear layer is trained.
+    """
+
+    def __init__(self, num_classes: int = 10, num_components: int = 50,
+                 num_features: int = 16384, sigma: float = 18.0, seed: int = 0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("pca_mean", torch.zeros(28 * 28))
+        self.register_buffer("pca_components", torch.eye(28 * 28, num_components))
+        self.register_buffer("W", torch.randn(num_components, num_features, generator=gen) / sigma)
+        self.register_buffer("b", torch.rand(num_features, generator=gen) * 2 * math.pi)
+        self.scale = math.sqrt(2.0 / num_features)
+        self.fc = nn.Linear(num_features, num_classes)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.flatten(1) - self.pca_mean) @ self.pca_components  # (N, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.scale * torch.cos(self.project(x) @ self.W + self.b)  # (N, D)
+        return self.fc(z)  # (N, 10)
+
+
+class MLP(nn.Module):
+    """Two hidden ReLU layers with dropout."""
+
+    def __init__(self, num_classes: int = 10, hidden: int = 1024, dropout: float = 0.3):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeCun et al. 1998 layout: C1 6@28x28 (5x5, padded), S2, C3 16@10x10, S4, F5 120, F6 84.
+
+    Kept: the layer sizes and average-pool subsampling. Modernised: ReLU instead of scaled
+    tanh and a plain linear output instead of RBF units, so it trains in a few epochs.
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2),   # (N, 6, 14, 14)
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2),             # (N, 16, 5, 5)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[3]  # C3, a 10x10 map
+
+
+def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+class SmallCNN(nn.Module):
+    """A modern small CNN: three conv blocks with batch norm, global pooling, dropout.
+
+    The last block runs at 7x7, so Grad-CAM on it gives a 7x7 map.
+    """
+
+    def __init__(self, num_classes: int = 10, width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            *_conv_bn(1, w), *_conv_bn(w, w), nn.MaxPool2d(2),                 # (N, w, 14, 14)
+            *_conv_bn(w, 2 * w), *_conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),     # (N, 2w, 7, 7)
+            *_conv_bn(2 * w, 4 * w), *_conv_bn(4 * w, 4 * w),                  # (N, 4w, 7, 7)
+        )
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+            nn.Linear(4 * w, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[-3]  # last conv, 7x7
+
+
+class ResNet18(nn.Module):
+    """timm's ResNet-18 with one input channel, adapted to 28x28 digits and clothing.
+
+    A stride-32 network would shrink 28x28 to 1x1. We drop the stem's max-pool instead of
+    upsampling the input: stages run at 14, 14, 7, 4, 2 pixels, so Grad-CAM on ``layer3`` is
+    4x4, at the cost of a 56x56-upsampled model and without interpolated pixels. Upsampling
+    to 112x112 would make ``layer4`` 4x4 too but costs four times the compute. All weights
+    are timm's own, so ImageNet weights load unchanged (the max-pool has none).
+    """
+
+    def __init__(self, num_classes: int = 10, pretrained: bool = False,
+                 weights_file: str | None = None):
+        super().__init__()
+        import timm  # imported here: only this architecture needs timm (and torchvision)
+
+        kwargs = {}
+        if weights_file:
+            kwargs["pretrained_cfg_overlay"] = dict(file=str(weights_file))
+        self.net = timm.create_model("resnet18", pretrained=pretrained or bool(weights_file),
+                                     in_chans=1, num_classes=num_classes, **kwargs)
+        self.net.maxpool = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.net.layer3  # 4x4 at 28x28 input
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "linear": LogisticRegression,
+    "svm": RFFSVM,
+    "mlp": MLP,
+    "lenet5": LeNet5,
+    "cnn": SmallCNN,
+    "resnet18": ResNet18,
+}
+
+
+def build_model(arch: str, **kwargs) -> nn.Module:
+    """Make an untrained model of ``arch`` (one of ``ARCHITECTURES``)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (the fixed random features of ``svm`` are not counted)."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,77 @@
+"""Train, evaluate and write checkpoints.
+
+    python -m training --dataset mnist --model cnn --data-dir ../shared/data
+    python -m training --all --data-dir ../shared/data      # every shipped checkpoint
+"""
+from __future__ import annotations
+
+import argparse
+
+from classifier.models import ARCHITECTURES
+from training.data import DATASETS
+from training.run import ARCH_DEFAULTS, COMMON_DEFAULTS, resolve_config, run
+
+
+def per_arch(key: str) -> str:
+    return ", ".join(f"{a} {d[key]}" for a, d in ARCH_DEFAULTS.items())
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    c = COMMON_DEFAULTS
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
+                   help="dataset (default: mnist)")
+    p.add_argument("--model", choices=list(ARCHITECTURES), default="cnn",
+                   help="architecture (default: cnn)")
+    p.add_argument("--all", action="store_true",
+                   help="train every dataset x architecture, i.e. all shipped checkpoints")
+    p.add_argument("--data-dir", default=c["data_dir"],
+                   help=f"folder holding mnist/ and fashion-mnist/ (default: {c['data_dir']})")
+    p.add_argument("--out-dir", default=c["out_dir"],
+                   help=f"where checkpoint folders go (default: {c['out_dir']})")
+    p.add_argument("--epochs", type=int, help=f"most epochs (default: {per_arch('epochs')})")
+    p.add_argument("--batch-size", type=int, help=f"(default: {per_arch('batch_size')})")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"],
+                   help=f"(default: {per_arch('optimizer')})")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default: {per_arch('lr')})")
+    p.add_argument("--weight-decay", type=float, help=f"(default: {per_arch('weight_decay')})")
+    p.add_argument("--label-smoothing", type=float,
+                   help=f"(default: {per_arch('label_smoothing')}; unused by svm's hinge loss)")
+    p.add_argument("--schedule", choices=["onecycle", "cosine", "plateau"],
+                   help=f"learning-rate schedule (default: {c['schedule']})")
+    p.add_argument("--patience", type=int,
+                   help=f"early-stopping patience in epochs (default: {c['patience']})")
+    p.add_argument("--val-size", type=int,
+                   help=f"validation images carved from train (default: {c['val_size']})")
+    p.add_argument("--seed", type=int, help=f"(default: {c['seed']})")
+    p.add_argument("--device", help=f"auto, cpu, cuda, cuda:N (default: {c['device']})")
+    p.add_argument("--precision", choices=["bf16", "fp32"],
+                   help=f"autocast for training steps (default: {c['precision']})")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                   help=f"on-device augmentation (default: {per_arch('augment')})")
+    p.add_argument("--pretrained", action="store_true",
+                   help="resnet18: fine-tune from ImageNet weights fetched by timm "
+                        "(default: off, train from scratch)")
+    p.add_argument("--weights-file", help="resnet18: local ImageNet weights file, implies "
+                   "--pretrained (default: none)")
+    p.add_argument("--limit", type=int, help="train on the first N training images only, for "
+                   "quick checks (default: all)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="hide the per-epoch progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = vars(parse_args(argv))
+    jobs = ([(d, a) for d in DATASETS for a in ARCHITECTURES] if args.pop("all")
+            else [(args["dataset"], args["model"])])
+    for key in ("dataset", "model"):
+        args.pop(key)
+    for dataset, arch in jobs:
+        folder = run(resolve_config(dataset, arch, **args))
+        print(f"wrote {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""MNIST and Fashion-MNIST from their IDX files, as uint8 tensors.
+
+    images, labels = read_split("../shared/data", "mnist", "train")   # (60000, 28, 28), (60000,)
+
+Files may be gzip-compressed or plain. When they are absent, ``ensure_files`` downloads them
+through torchvision (online users) or says exactly what is missing and where to put it.
+"""
+from __future__ import annotations
+
+import gzip
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+
+
+class DataNotFoundError(FileNotFoundError):
+    pass
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (.gz or plain): images as (n, rows, cols) uint8, labels as (n,) uint8."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack(">I", data[:4])[0]
+    if magic == IMAGE_MAGIC:
+        n, rows, cols = struct.unpack(">III", data[4:16])
+        shape, offset = (n, rows, cols), 16
+    elif magic == LABEL_MAGIC:
+        (n,) = struct.unpack(">I", data[4:8])
+        shape, offset = (n,), 8
+    else:
+        raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: {array.size} values for shape {shape}")
+    return array.reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def ensure_files(data_dir: str | Path, dataset: str, download: bool = True) -> Path:
+    """Return the folder holding ``dataset``'s four files, downloading them if allowed."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}")
+    folder = Path(data_dir) / dataset
+    stems = [s for pair in FILES.values() for s in pair]
+    missing = [s for s in stems if _find(folder, s) is None]
+    if missing and download:
+        try:
+            _download(folder, dataset)
+        except Exception as err:  # offline or blocked: fall through to the clear message
+            print(f"download of {dataset} failed: {type(err).__name__}: {err}")
+        missing = [s for s in stems if _find(folder, s) is None]
+    if missing:
+        raise DataNotFoundError(
+            f"{dataset}: missing {', '.join(m + '.gz' for m in missing)} in {folder.resolve()}. "
+            f"Put the four standard IDX files there (.gz or plain), or run once with network "
+            f"access so torchvision can download them.")
+    return folder
+
+
+def _download(folder: Path, dataset: str) -> None:
+    """Fetch the files with torchvision and copy its raw .gz files into ``folder``."""
+    from torchvision import datasets
+
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
+    cache = folder / ".torchvision"
+    for train in (True, False):
+        cls(root=str(cache), train=train, download=True)
+    for gz in cache.rglob("*.gz"):
+        shutil.copy(gz, folder / gz.name)
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def read_split(data_dir: str | Path, dataset: str, split: str,
+               download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (n, 28, 28), labels int64 (n,)) of the ``train`` or ``test`` split."""
+    folder = ensure_files(data_dir, dataset, download)
+    image_stem, label_stem = FILES[split]
+    images = torch.from_numpy(read_idx(_find(folder, image_stem)).copy())
+    labels = torch.from_numpy(read_idx(_find(folder, label_stem)).astype(np.int64))
+    if len(images) != len(labels):
+        raise ValueError(f"{dataset} {split}: {len(images)} images but {len(labels)} labels")
+    return images, labels
+
+
+def train_val_split(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded disjoint index sets carved from the training set."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:], perm[:val_size]

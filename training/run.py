@@ -1,0 +1,197 @@
+"""One training run, end to end: data -> split -> model -> fit -> calibrate -> evaluate -> save.
+
+    folder = run(resolve_config(dataset="mnist", arch="cnn", data_dir="../shared/data"))
+"""
+from __future__ import annotations
+
+import platform
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from classifier.checkpoint import save_checkpoint
+from classifier.models import build_model, count_parameters
+from training.data import DATASETS, read_split, train_val_split
+from training.evaluate import classification_metrics, fit_temperature
+from training.train import fit, predict_logits
+
+# Per-architecture defaults, tuned for a 2-core CPU budget (a GPU finishes them in minutes).
+# lr is the peak of the one-cycle schedule; epochs is the most that run (early stopping).
+# linear and svm are convex and cheap: they let the schedule run out (patience = epochs).
+ARCH_DEFAULTS = {
+    "linear":   dict(epochs=20, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
+                     label_smoothing=0.0, augment=False, loss="ce", patience=20),
+    "svm":      dict(epochs=30, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
+                     label_smoothing=0.0, augment=True, loss="hinge", patience=30),
+    "mlp":      dict(epochs=30, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-4,
+                     label_smoothing=0.1, augment=True, loss="ce"),
+    "lenet5":   dict(epochs=25, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
+                     label_smoothing=0.1, augment=True, loss="ce"),
+    "cnn":      dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4,
+                     label_smoothing=0.1, augment=True, loss="ce", arch_kwargs={"width": 48}),
+    "resnet18": dict(epochs=12, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
+                     label_smoothing=0.1, augment=True, loss="ce"),
+}
+COMMON_DEFAULTS = dict(schedule="onecycle", patience=5, val_size=5000, seed=0, device="auto",
+                       precision="bf16", limit=None, progress=True, pretrained=False,
+                       weights_file=None, data_dir="data", out_dir="checkpoints")
+
+
+def resolve_config(dataset: str, arch: str, **overrides) -> dict:
+    """Defaults for ``arch`` overlaid with every override that is not None."""
+    cfg = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch], "dataset": dataset, "arch": arch}
+    cfg.setdefault("arch_kwargs", {})
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    cfg["arch_kwargs"] = dict(cfg["arch_kwargs"])
+    cfg["channels_last"] = arch in ("cnn", "resnet18", "lenet5")
+    return cfg
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pca(images: torch.Tensor, mean: float, std: float, k: int, n: int = 20000):
+    """Mean (784,), top-k components (784, k) of normalised images, and the median pairwise
+    distance of the projected images (the usual RBF bandwidth heuristic)."""
+    x = ((images[:n].float() / 255 - mean) / std).flatten(1)  # (n, 784)
+    mu = x.mean(0)
+    _, _, v = torch.linalg.svd(x - mu, full_matrices=False)
+    components = v[:k].T.contiguous()  # (784, k)
+    p = (x[:2000] - mu) @ components
+    d = torch.cdist(p, p)
+    return mu, components, float(d[torch.triu(torch.ones_like(d, dtype=torch.bool), 1)].median())
+
+
+def make_model(cfg: dict, train_images: torch.Tensor) -> torch.nn.Module:
+    if cfg["arch"] == "svm":
+        # sigma = 0.6 x median distance: best of 0.3-1.0 x median on a held-out check
+        k = cfg["arch_kwargs"].setdefault("num_components", 50)
+        mu, components, median = pca(train_images, cfg["mean"], cfg["std"], k)
+        cfg["arch_kwargs"].setdefault("sigma", round(0.6 * median, 3))
+    kwargs = dict(cfg["arch_kwargs"])
+    if cfg["arch"] == "resnet18":
+        kwargs.update(pretrained=cfg["pretrained"], weights_file=cfg["weights_file"])
+    elif cfg["pretrained"] or cfg["weights_file"]:
+        raise SystemExit("--pretrained and --weights-file apply to resnet18 only")
+    try:
+        model = build_model(cfg["arch"], **kwargs)
+        if cfg["arch"] == "svm":
+            model.pca_mean.copy_(mu)
+            model.pca_components.copy_(components)
+        return model
+    except (OSError, RuntimeError) as err:  # offline, missing or unreadable weights file
+        raise SystemExit(
+            f"could not load ImageNet weights for resnet18: {type(err).__name__}: {err}\n"
+            "Offline? Pass --weights-file PATH with timm resnet18 weights (.safetensors), "
+            "or train from scratch without --pretrained.") from err
+
+
+def library_versions() -> dict:
+    import safetensors
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "numpy": np.__version__, "safetensors": safetensors.__version__}
+    try:
+        import timm
+        versions["timm"] = timm.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def run(cfg: dict, log=print) -> Path:
+    """Train, evaluate and write the checkpoint folder ``<out_dir>/<dataset>-<arch>``."""
+    seed_everything(cfg["seed"])
+    device = pick_device(cfg["device"])
+    images, labels = read_split(cfg["data_dir"], cfg["dataset"], "train")
+    test_images, test_labels = read_split(cfg["data_dir"], cfg["dataset"], "test")
+    train_idx, val_idx = train_val_split(len(images), cfg["val_size"], cfg["seed"])
+    if cfg["limit"]:
+        train_idx = train_idx[:cfg["limit"]]
+    train = (images[train_idx], labels[train_idx])
+    val = (images[val_idx], labels[val_idx])
+    pixels = train[0].float() / 255
+    cfg["mean"], cfg["std"] = round(pixels.mean().item(), 4), round(pixels.std().item(), 4)
+
+    model = make_model(cfg, train[0]).to(device)
+    if cfg["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    log(f"{cfg['dataset']}-{cfg['arch']}: {count_parameters(model):,} parameters, "
+        f"{len(train[0])} train / {len(val[0])} val images, device {device}")
+    model, history, seconds = fit(model, train, val, cfg, device, log=log)
+    model = model.to("cpu", memory_format=torch.contiguous_format).float()
+
+    val_logits = predict_logits(model, val[0], cfg["mean"], cfg["std"], torch.device("cpu"))
+    temperature = fit_temperature(val_logits, val[1])
+    dtype = choose_dtype(model, test_images, test_labels, cfg)
+    test_logits = predict_logits(model, test_images, cfg["mean"], cfg["std"],
+                                 torch.device("cpu"))
+    names = DATASETS[cfg["dataset"]]
+    metrics = classification_metrics(test_logits, test_labels, names, temperature)
+    metrics.update(temperature=temperature, parameters=count_parameters(model),
+                   train_seconds=round(seconds, 1), epochs_run=len(history),
+                   device=device_name(device), history=history,
+                   val_accuracy=max(h["val_acc"] for h in history))
+    log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}  "
+        f"T {temperature:.3f}  weights {dtype}  {seconds:.0f}s")
+    config = checkpoint_config(cfg, names, temperature)
+    folder = Path(cfg["out_dir"]) / f"{cfg['dataset']}-{cfg['arch']}"
+    import json
+    save_checkpoint(folder, model, config, dtype=dtype,
+                    extra_files={"metrics.json": json.dumps(metrics, indent=1) + "\n"})
+    return folder
+
+
+def choose_dtype(model, images, labels, cfg) -> torch.dtype:
+    """float16 storage when it leaves the test predictions unchanged; the model is left
+    holding the stored (rounded) weights, so the metrics describe exactly what ships."""
+    cpu = torch.device("cpu")
+    before = predict_logits(model, images, cfg["mean"], cfg["std"], cpu).argmax(1)
+    full = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                           for k, v in full.items()})
+    after = predict_logits(model, images, cfg["mean"], cfg["std"], cpu).argmax(1)
+    if (before == labels).sum() == (after == labels).sum():
+        return torch.float16
+    model.load_state_dict(full)
+    return torch.float32
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def checkpoint_config(cfg: dict, class_names: list[str], temperature: float) -> dict:
+    training = {k: v for k, v in cfg.items()
+                if k not in ("arch", "arch_kwargs", "dataset", "mean", "std", "progress",
+                             "data_dir", "out_dir")}
+    return {
+        "format_version": 1,
+        "name": f"{cfg['dataset']}-{cfg['arch']}",
+        "arch": cfg["arch"],
+        "arch_kwargs": cfg["arch_kwargs"],
+        "dataset": cfg["dataset"],
+        "class_names": class_names,
+        "input_size": [1, 28, 28],
+        "mean": cfg["mean"],
+        "std": cfg["std"],
+        "temperature": round(temperature, 4),
+        "init": "imagenet" if cfg["pretrained"] or cfg["weights_file"] else "scratch",
+        "seed": cfg["seed"],
+        "training": training,
+        "versions": library_versions(),
+        "created": time.strftime("%Y-%m-%d"),
+    }
