@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from classifier.models import ARCHITECTURES
 from training.data import DATASETS
+from training.study import write_study
+from training.report import refresh
 from training.run import ARCH_DEFAULTS, COMMON_DEFAULTS, resolve_config, run
 
 
@@ -64,13 +67,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = vars(parse_args(argv))
-    jobs = ([(d, a) for d in DATASETS for a in ARCHITECTURES] if args.pop("all")
+    every = args.pop("all")
+    jobs = ([(d, a) for d in DATASETS for a in ARCHITECTURES] if every
             else [(args["dataset"], args["model"])])
     for key in ("dataset", "model"):
         args.pop(key)
     for dataset, arch in jobs:
         folder = run(resolve_config(dataset, arch, **args))
         print(f"wrote {folder}")
+    if every:
+        root = Path(args["out_dir"])
+        write_study(root, refresh(root, args["data_dir"]))
+        print(f"wrote {root / 'REPORT.md'}")
 
 
 if __name__ == "__main__":

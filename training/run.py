@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import json
 import platform
 import random
 import time
@@ -16,6 +17,7 @@ from classifier.checkpoint import save_checkpoint
 from classifier.models import build_model, count_parameters
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
+from training.report import checkpoint_files
 from training.train import fit, predict_logits
 
 # Per-architecture defaults, tuned for a 2-core CPU budget (a GPU finishes them in minutes).
@@ -146,10 +148,11 @@ def run(cfg: dict, log=print) -> Path:
     log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}  "
         f"T {temperature:.3f}  weights {dtype}  {seconds:.0f}s")
     config = checkpoint_config(cfg, names, temperature)
-    folder = Path(cfg["out_dir"]) / f"{cfg['dataset']}-{cfg['arch']}"
-    import json
-    save_checkpoint(folder, model, config, dtype=dtype,
-                    extra_files={"metrics.json": json.dumps(metrics, indent=1) + "\n"})
+    config["weights_dtype"] = str(dtype).removeprefix("torch.")
+    files = {"metrics.json": json.dumps(metrics, indent=1) + "\n",
+             **checkpoint_files(model, config, metrics, test_images, test_labels)}
+    folder = Path(cfg["out_dir"]) / config["name"]
+    save_checkpoint(folder, model, config, dtype=dtype, extra_files=files)
     return folder
 
 

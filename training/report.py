@@ -1,0 +1,163 @@
+"""Per-checkpoint plots and model cards, and the comparison study ``checkpoints/REPORT.md``.
+
+    python -m training.report --data-dir ../shared/data      # refresh every checkpoint folder
+
+``python -m training`` calls the same functions for the folder it writes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.preprocess import normalize
+from training import plots
+from training.data import read_split
+
+HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
+ARCH_TITLES = {"linear": "logistic regression", "svm": "RBF-kernel SVM (random Fourier features)",
+               "mlp": "MLP", "lenet5": "LeNet-5", "cnn": "modern small CNN",
+               "resnet18": "ResNet-18 (timm)"}
+
+
+def checkpoint_files(model, config: dict, metrics: dict, test_images, test_labels) -> dict:
+    """{file name: writer or text} for a checkpoint folder: the plots and the model card."""
+    name, names = config["name"], config["class_names"]
+    m, s, t = config["mean"], config["std"], config.get("temperature", 1.0)
+    with torch.no_grad():
+        probs = (model.eval()(normalize(test_images[:36], m, s)) / t).softmax(1)
+    conf, pred = probs.max(1)
+    wrong = metrics["misclassified"][:36]
+    files = {
+        "curves.png": lambda p: plots.plot_curves(p, metrics["history"], name),
+        "confusion.png": lambda p: plots.plot_confusion(p, metrics["confusion_matrix"],
+                                                        names, name),
+        "misclassified.png": lambda p: plots.plot_grid(
+            p, test_images[[w["index"] for w in wrong]],
+            [f"#{w['index']} {names[w['true']]}->{names[w['pred']]}" for w in wrong],
+            f"{name}: misclassified test images (true->predicted), "
+            f"{len(metrics['misclassified'])} in all"),
+        "samples.png": lambda p: plots.plot_grid(
+            p, test_images[:36], [f"{names[k]} {c:.0%}" for k, c in zip(pred, conf)],
+            f"{name}: predictions on the first 36 test images (red: wrong)",
+            ["black" if k == y else "red" for k, y in zip(pred, test_labels[:36])]),
+        "filters.png": lambda p: plots.plot_filters(p, model, test_images[0], m, s, name),
+        "README.md": model_card(config, metrics),
+    }
+    return files
+
+
+def model_card(config: dict, metrics: dict) -> str:
+    ds, arch, name = config["dataset"], config["arch"], config["name"]
+    tr = config["training"]
+    acc = 100 * metrics["test_accuracy"]
+    rows = "\n".join(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |"
+                     for c, v in metrics["per_class"].items())
+    init = ("fine-tuned from ImageNet weights" if config["init"] == "imagenet"
+            else "trained from scratch (random initialisation)")
+    return f"""---
+license: mit
+library_name: pytorch
+pipeline_tag: image-classification
+datasets:
+- {HF_DATASETS[ds]}
+metrics:
+- accuracy
+tags:
+- {ds}
+- {arch}
+- safetensors
+model-index:
+- name: {name}
+  results:
+  - task: {{type: image-classification}}
+    dataset: {{name: {ds}, type: {HF_DATASETS[ds]}, split: test}}
+    metrics:
+    - {{type: accuracy, value: {acc:.2f}}}
+---
+
+# {name}: {ARCH_TITLES.get(arch, arch)} for {ds}
+
+A {ARCH_TITLES.get(arch, arch)} that classifies 28x28 grayscale {ds} images into
+{len(config['class_names'])} classes: {', '.join(config['class_names'])}.
+**Test accuracy {acc:.2f}%** on the {metrics['test_size']:,} test images; {metrics['parameters']:,}
+trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}.
+
+## How it was trained
+- Init: {init} (`"init": "{config['init']}"` in `config.json`).
+- Data: the {ds} training set less a seeded validation split of {tr['val_size']:,} images
+  (early stopping, temperature); the test set was used only for the final evaluation.
+  Normalisation: mean {config['mean']}, std {config['std']} (from the training images).
+- {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
+  weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
+  augmentation {'on' if tr['augment'] else 'off'}; {metrics['epochs_run']} epochs (at most {tr['epochs']}),
+  {metrics['train_seconds'] / 60:.1f} min on {metrics['device']}; seed {config['seed']}.
+
+## Test metrics
+- accuracy {acc:.2f}%, cross-entropy {metrics['test_loss']:.4f}
+- expected calibration error {100 * metrics['ece_before_temperature']:.2f}% before and
+  {100 * metrics['ece_after_temperature']:.2f}% after temperature scaling (T = {config['temperature']})
+
+| class | precision | recall | F1 |
+| --- | --- | --- | --- |
+{rows}
+
+Plots: `curves.png`, `confusion.png`, `misclassified.png`, `samples.png`, `filters.png`.
+
+## Intended use and limits
+For learning and demonstration. It knows only these {len(config['class_names'])} classes and
+answers one of them for any input. It was trained on centred, size-normalised 28x28 images:
+drawings and photos must go through the same preprocessing (`classifier` does this), and real
+photos still differ from {ds}. Not for any decision that matters.
+
+## Load it
+```python
+from classifier import load_model
+model = load_model("{name}")          # or a folder, or a Hub repo id
+print(model.predict_proba("digit.png"))
+```
+"""
+
+
+def latency_ms(model, runs: int = 100) -> float:
+    """Median CPU latency of one 28x28 image through the model (batch 1, after warm-up)."""
+    x = torch.randn(1, 1, 28, 28)
+    times = []
+    with torch.inference_mode():
+        for k in range(runs + 10):
+            t0 = time.perf_counter()
+            model(x)
+            if k >= 10:
+                times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)
+
+
+def write_folder_files(folder: Path, files: dict) -> None:
+    for file_name, content in files.items():
+        if callable(content):
+            content(folder / file_name)
+        else:
+            (folder / file_name).write_text(content)
+
+
+def refresh(root: Path, data_dir: str) -> list[dict]:
+    """Rewrite every checkpoint's plots and card; return one summary row per checkpoint."""
+    rows, tests = [], {}
+    for name in available_models(root):
+        model, config = load_checkpoint(root / name)
+        metrics = json.loads((root / name / "metrics.json").read_text())
+        ds = config["dataset"]
+        if ds not in tests:
+            tests[ds] = read_split(data_dir, ds, "test")
+        write_folder_files(root / name, checkpoint_files(model, config, metrics, *tests[ds]))
+        rows.append(dict(name=name, dataset=ds, arch=config["arch"], init=config["init"],
+                         accuracy=100 * metrics["test_accuracy"], params=metrics["parameters"],
+                         minutes=metrics["train_seconds"] / 60, device=metrics["device"],
+                         latency=latency_ms(model)))
+        print(f"{name}: {rows[-1]['accuracy']:.2f}%  {rows[-1]['latency']:.2f} ms")
+    return rows
