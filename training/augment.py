@@ -1,7 +1,7 @@
 """Batch augmentation that runs on the training device, on float images in [0, 1].
 
-Digits get small affine moves (no flips: a mirrored 2 is not a 2). Clothing also gets
-horizontal flips (a mirrored shoe is still a shoe) and random erasing.
+Digits get small affine moves (no flips: a mirrored 2 is not a 2). Clothing gets horizontal
+flips (a mirrored shoe is still a shoe), small affine moves and random erasing.
 """
 from __future__ import annotations
 
@@ -43,11 +43,15 @@ def random_erase(x: torch.Tensor, p: float, max_area: float = 0.2) -> torch.Tens
     return x.masked_fill(box[:, None], 0.0)
 
 
-def augment(x: torch.Tensor, dataset: str) -> torch.Tensor:
-    """The augmentation used for ``dataset`` (see the module docstring)."""
-    if dataset == "mnist":
+def augment(x: torch.Tensor, dataset: str, strength: str = "full") -> torch.Tensor:
+    """The augmentation for ``dataset``. ``light`` (for models without convolutions, which
+    cannot learn invariance to large moves or occlusion) keeps flips and small shifts;
+    ``full`` adds rotation, zoom and, for clothing, random erasing."""
+    if dataset == "mnist":  # the same small moves at either strength
         return random_affine(x, degrees=10, translate=0.08, scale=0.1)
     flip = torch.rand(x.shape[0], device=x.device) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if strength == "light":
+        return random_affine(x, degrees=0, translate=0.04, scale=0.0)
     x = random_affine(x, degrees=5, translate=0.06, scale=0.08)
     return random_erase(x, p=0.5)

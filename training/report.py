@@ -95,7 +95,7 @@ trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}
   Normalisation: mean {config['mean']}, std {config['std']} (from the training images).
 - {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
   weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
-  augmentation {'on' if tr['augment'] else 'off'}; {metrics['epochs_run']} epochs (at most {tr['epochs']}),
+  augmentation {tr['augment']}; {metrics['epochs_run']} epochs (at most {tr['epochs']}),
   {metrics['train_seconds'] / 60:.1f} min on {metrics['device']}; seed {config['seed']}.
 
 ## Test metrics

@@ -25,17 +25,17 @@ from training.train import fit, predict_logits
 # linear and svm are convex and cheap: they let the schedule run out (patience = epochs).
 ARCH_DEFAULTS = {
     "linear":   dict(epochs=20, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
-                     label_smoothing=0.0, augment=False, loss="ce", patience=20),
+                     label_smoothing=0.0, augment="off", loss="ce", patience=20),
     "svm":      dict(epochs=30, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
-                     label_smoothing=0.0, augment=True, loss="hinge", patience=30),
+                     label_smoothing=0.0, augment="light", loss="hinge", patience=30),
     "mlp":      dict(epochs=30, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-4,
-                     label_smoothing=0.1, augment=True, loss="ce"),
+                     label_smoothing=0.1, augment="light", loss="ce"),
     "lenet5":   dict(epochs=25, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
-                     label_smoothing=0.1, augment=True, loss="ce"),
+                     label_smoothing=0.1, augment="full", loss="ce"),
     "cnn":      dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4,
-                     label_smoothing=0.1, augment=True, loss="ce", arch_kwargs={"width": 48}),
+                     label_smoothing=0.1, augment="full", loss="ce", arch_kwargs={"width": 48}),
     "resnet18": dict(epochs=12, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
-                     label_smoothing=0.1, augment=True, loss="ce"),
+                     label_smoothing=0.1, augment="full", loss="ce"),
 }
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=5, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,

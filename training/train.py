@@ -62,8 +62,8 @@ def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, d
     batches = perm.split(cfg["batch_size"])
     for idx in tqdm(batches, desc=desc, leave=False, disable=not cfg["progress"]):
         x = images[idx].float().div_(255)[:, None]  # (B, 1, 28, 28) in [0, 1]
-        if cfg["augment"]:
-            x = augment(x, cfg["dataset"])
+        if cfg["augment"] in ("light", "full"):
+            x = augment(x, cfg["dataset"], cfg["augment"])
         x, y = normalize(x, cfg["mean"], cfg["std"]), labels[idx]
         if cfg["channels_last"]:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,114 @@
+"""Command line for the classifier library.
+
+    python -m classifier models [--json]
+    python -m classifier predict --model mnist-cnn digit.png [more.png ...] [--json]
+    python -m classifier explain --model mnist-cnn --method gradcam [--target 7] digit.png --out overlay.png
+    python -m classifier evaluate --model mnist-cnn --data-dir ../shared/data [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+from PIL import Image
+
+from classifier.checkpoint import CheckpointError
+from classifier.explain import METHODS, ExplainError
+from classifier.predict import list_models, load_model
+from classifier.preprocess import ImageError
+
+
+def cmd_models(args) -> int:
+    models = list_models()
+    if args.json:
+        for m in models:
+            print(json.dumps(m))
+    else:
+        for m in models:
+            acc = f"{100 * m['test_accuracy']:.2f}%" if m["test_accuracy"] is not None else "?"
+            print(f"{m['name']:<26} {m['arch']:<9} {m['dataset']:<14} test accuracy {acc}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    clf = load_model(args.model)
+    status = 0
+    for path in args.images:
+        try:
+            probs = clf.predict_proba(path)
+        except ImageError as err:  # one bad file does not stop the others
+            status = 1
+            print(json.dumps({"file": path, "error": str(err)}) if args.json
+                  else f"{path}: error: {err}")
+            continue
+        label = max(probs, key=probs.get)
+        if args.json:
+            print(json.dumps({"file": path, "label": label,
+                              "index": clf.class_names.index(label), "probs": probs}))
+        else:
+            top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+            print(f"{path}: {label}  (" + ", ".join(f"{k} {v:.1%}" for k, v in top) + ")")
+    return status
+
+
+def cmd_explain(args) -> int:
+    clf = load_model(args.model)
+    e = clf.explain(args.image, method=args.method, target=args.target)
+    Image.fromarray(e.overlay).save(args.out)
+    print(f"{METHODS[e.method]} for class {e.target_label!r} written to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from classifier.evaluate import evaluate_dataset
+
+    result = evaluate_dataset(load_model(args.model), args.data_dir)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['model']} on {result['dataset']} test: accuracy "
+              f"{100 * result['accuracy']:.2f}% ({result['correct']}/{result['total']})")
+    return 0
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m classifier", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("models", help="list the available models with their test accuracy")
+    m.add_argument("--json", action="store_true", help="one JSON object per line")
+    m.set_defaults(func=cmd_models)
+    pr = sub.add_parser("predict", help="classify image files")
+    pr.add_argument("--model", required=True, help="model name, folder or Hub repo id")
+    pr.add_argument("images", nargs="+", help="image files")
+    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.set_defaults(func=cmd_predict)
+    ex = sub.add_parser("explain", help="write an explanation overlay for one image")
+    ex.add_argument("--model", required=True)
+    ex.add_argument("--method", choices=list(METHODS), default="saliency",
+                    help="(default: saliency)")
+    ex.add_argument("--target", help="class name or index (default: the predicted class)")
+    ex.add_argument("image")
+    ex.add_argument("--out", required=True, help="output PNG")
+    ex.set_defaults(func=cmd_explain)
+    ev = sub.add_parser("evaluate", help="accuracy on the dataset's test set")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--data-dir", default="data", help="(default: data)")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return args.func(args)
+    except (CheckpointError, ExplainError, ImageError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

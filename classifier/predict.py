@@ -1,0 +1,134 @@
+"""A loaded model with the verbs users know: preprocess, predict_proba, predict, explain.
+
+    clf = load_model("mnist-cnn")                 # shipped name, folder, or Hub repo id
+    clf.predict_proba("seven.png")                # {"0": 0.0001, ..., "7": 0.998, ...}
+    clf.preprocess("seven.png")                   # the uint8 28x28 image the model saw
+"""
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.preprocess import normalize, prepare
+
+
+class Classifier:
+    """A checkpoint's model plus everything needed to serve it (config, calibration)."""
+
+    def __init__(self, model: nn.Module, config: dict):
+        self.model = model.eval()
+        self.config = config
+        self.name: str = config.get("name") or Path(config.get("folder", "model")).name
+        self.dataset: str = config["dataset"]
+        self.arch: str = config["arch"]
+        self.class_names: list[str] = list(config["class_names"])
+        self.temperature: float = float(config.get("temperature", 1.0))
+        self.mean, self.std = float(config["mean"]), float(config["std"])
+        self.lock = threading.RLock()  # explanations hook into the model: one at a time
+        self.metrics = _read_metrics(config.get("folder"))
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.metrics.get("test_accuracy")
+
+    @property
+    def has_conv(self) -> bool:
+        return hasattr(self.model, "cam_layer")
+
+    def preprocess(self, image) -> np.ndarray:
+        """The uint8 (28, 28) image the model sees (background 0), for display too."""
+        return prepare(image, self.dataset)
+
+    def tensor(self, image) -> torch.Tensor:
+        """Normalised model input (1, 1, 28, 28); ``image`` may already be a 28x28 uint8."""
+        seen = image if _is_prepared(image) else self.preprocess(image)
+        return normalize(seen, self.mean, self.std)
+
+    @torch.inference_mode()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities (N, classes) for a normalised batch."""
+        return (self.logits(x) / self.temperature).softmax(1)
+
+    def predict_proba(self, image) -> dict[str, float]:
+        """{class name: calibrated probability} for one image, in class order."""
+        probs = self.probabilities(self.tensor(image))[0]
+        return {name: float(p) for name, p in zip(self.class_names, probs)}
+
+    def predict(self, image) -> str:
+        probs = self.predict_proba(image)
+        return max(probs, key=probs.get)
+
+    def explain(self, image, method: str = "saliency", target: int | str | None = None):
+        """An ``Explanation`` (attribution map, overlay, target); see ``classifier.explain``."""
+        from classifier.explain import explain
+
+        return explain(self, image, method=method, target=target)
+
+    def feature_maps(self, image) -> dict[str, np.ndarray]:
+        """Activations (channels, h, w) of each conv stage for one image (conv models only)."""
+        from classifier.explain import feature_maps
+
+        return feature_maps(self, image)
+
+    def target_index(self, target: int | str | None, x: torch.Tensor) -> int:
+        """Class index from an index, a class name, or None (the predicted class)."""
+        if target is None or target == "":
+            return int(self.logits(x).argmax(1))
+        if isinstance(target, str) and target in self.class_names:
+            return self.class_names.index(target)
+        if isinstance(target, (int, np.integer)) or (isinstance(target, str)
+                                                      and target.isdigit()):
+            index = int(target)
+            if 0 <= index < len(self.class_names):
+                return index
+        raise ValueError(f"unknown target class {target!r}; choose one of {self.class_names}")
+
+
+def _is_prepared(image) -> bool:
+    return isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8
+
+
+def _read_metrics(folder) -> dict:
+    path = Path(folder or "") / "metrics.json"
+    if folder and path.is_file():
+        m = json.loads(path.read_text())
+        m.pop("history", None)
+        return m
+    return {}
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=32)
+def _cached(name: str, device: str) -> Classifier:
+    return Classifier(*load_checkpoint(name, device=device))
+
+
+def load_model(name: str, device: str = "cpu") -> Classifier:
+    """Load a shipped model by name (``mnist-cnn``), a checkpoint folder, or a Hub repo id.
+    Loaded models are cached, so repeated calls are free."""
+    with _load_lock:
+        return _cached(str(name), device)
+
+
+def list_models(root: Path | None = None) -> list[dict]:
+    """Every shipped model with its dataset, architecture and test accuracy."""
+    out = []
+    for name in available_models(root):
+        folder = Path(root or CHECKPOINTS_DIR) / name
+        config = json.loads((folder / "config.json").read_text())
+        metrics = _read_metrics(folder)
+        out.append({"name": name, "dataset": config["dataset"], "arch": config["arch"],
+                    "test_accuracy": metrics.get("test_accuracy")})
+    return out

@@ -1,0 +1,69 @@
+"""Realistic user inputs made from real test images (used by tests and benchmarks).
+
+- ``sketch``: a digit redrawn as thick black strokes on a large transparent canvas,
+  off-centre and at varied sizes: what the app's Sketchpad sends (RGBA, ink in alpha).
+- ``paper``: a digit as dark ink on light, slightly noisy, unevenly lit paper, JPEG-compressed.
+- ``product``: a Fashion-MNIST item turned back into a product photo: coloured, dark on a
+  light background, off-centre on a larger canvas, JPEG-compressed.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+
+def _upscale(x28: np.ndarray, size: int) -> np.ndarray:
+    t = torch.from_numpy(x28.astype(np.float32) / 255)[None, None]
+    return F.interpolate(t, size=(size, size), mode="bicubic", align_corners=False)[0, 0] \
+        .clamp(0, 1).numpy()
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def sketch(x28: np.ndarray, rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
+    size = int(rng.integers(canvas // 4, canvas * 3 // 4))
+    stroke = _upscale(x28, size) > 0.4
+    radius = int(rng.integers(0, max(1, size // 30)))  # a thicker pen for bigger digits
+    if radius:
+        t = torch.from_numpy(stroke.astype(np.float32))[None, None]
+        stroke = F.max_pool2d(t, 2 * radius + 1, 1, radius)[0, 0].numpy() > 0
+    out = np.zeros((canvas, canvas, 4), np.uint8)  # transparent, ink [0, 0, 0, 255]
+    top, left = rng.integers(0, canvas - size, size=2)
+    out[top:top + size, left:left + size, 3] = stroke * 255
+    return out
+
+
+def paper(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    size = int(rng.integers(60, 140))
+    h, w = int(rng.integers(size + 20, 320)), int(rng.integers(size + 20, 320))
+    yy, xx = np.mgrid[0:h, 0:w]
+    light = 235 + 12 * (xx / w) - 8 * (yy / h)  # uneven lighting
+    sheet = light[..., None] * np.array([1.0, 0.99, 0.95]) + rng.normal(0, 5, (h, w, 3))
+    ink = np.array([25, 30, 70], np.float32) + rng.normal(0, 8, 3)
+    a = _upscale(x28, size)[..., None]
+    top, left = int(rng.integers(0, h - size)), int(rng.integers(0, w - size))
+    patch = sheet[top:top + size, left:left + size]
+    sheet[top:top + size, left:left + size] = patch * (1 - a) + ink * a
+    return _jpeg(np.clip(sheet, 0, 255).astype(np.uint8), int(rng.integers(55, 90)))
+
+
+def product(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    size = int(rng.integers(100, 220))
+    canvas = int(rng.integers(size + 30, 360))
+    background = 255 - rng.integers(0, 14, 3)  # white or nearly, slightly tinted
+    photo = np.ones((canvas, canvas, 3), np.float32) * background
+    colour = rng.integers(0, 150, 3).astype(np.float32)  # dark enough to show on white
+    v = _upscale(x28, size)[..., None]  # 1 = item, as Fashion-MNIST stores it
+    top, left = rng.integers(0, canvas - size, size=2)
+    patch = photo[top:top + size, left:left + size]
+    photo[top:top + size, left:left + size] = patch * (1 - v) + colour * v
+    photo += rng.normal(0, 2, photo.shape)
+    return _jpeg(np.clip(photo, 0, 255).astype(np.uint8), int(rng.integers(70, 92)))
