@@ -68,11 +68,13 @@ class Classifier:
         probs = self.predict_proba(image)
         return max(probs, key=probs.get)
 
-    def explain(self, image, method: str = "saliency", target: int | str | None = None):
-        """An ``Explanation`` (attribution map, overlay, target); see ``classifier.explain``."""
+    def explain(self, image, method: str = "saliency", target: int | str | None = None,
+                size: int = 280):
+        """An ``Explanation`` (attribution map, overlay of ``size`` px, target); see
+        ``classifier.explain``."""
         from classifier.explain import explain
 
-        return explain(self, image, method=method, target=target)
+        return explain(self, image, method=method, target=target, size=size)
 
     def feature_maps(self, image) -> dict[str, np.ndarray]:
         """Activations (channels, h, w) of each conv stage for one image (conv models only)."""

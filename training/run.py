@@ -22,14 +22,15 @@ from training.train import fit, predict_logits
 
 # Per-architecture defaults, tuned for a 2-core CPU budget (a GPU finishes them in minutes).
 # lr is the peak of the one-cycle schedule; epochs is the most that run (early stopping).
-# linear and svm are convex and cheap: they let the schedule run out (patience = epochs).
+# linear, svm and mlp let the schedule run out (patience = epochs): their validation loss
+# wobbles while the one-cycle learning rate is high, and the last, low-rate epochs matter.
 ARCH_DEFAULTS = {
     "linear":   dict(epochs=20, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                      label_smoothing=0.0, augment="off", loss="ce", patience=20),
     "svm":      dict(epochs=30, batch_size=256, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                      label_smoothing=0.0, augment="light", loss="hinge", patience=30),
     "mlp":      dict(epochs=30, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-4,
-                     label_smoothing=0.1, augment="light", loss="ce"),
+                     label_smoothing=0.1, augment="light", loss="ce", patience=30),
     "lenet5":   dict(epochs=25, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                      label_smoothing=0.1, augment="full", loss="ce"),
     "cnn":      dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4,
@@ -37,14 +38,22 @@ ARCH_DEFAULTS = {
     "resnet18": dict(epochs=12, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                      label_smoothing=0.1, augment="full", loss="ce"),
 }
-COMMON_DEFAULTS = dict(schedule="onecycle", patience=5, val_size=5000, seed=0, device="auto",
+# Where one dataset needs other settings. Fashion-MNIST's kernel SVM underfits with 50
+# principal components and a narrow kernel (held-out ridge check: 86.7% with 50 components
+# at 0.6 x median distance, 88.7% with 100 at 1.0 x); shifted copies make it underfit more.
+DATASET_OVERRIDES = {
+    ("fashion-mnist", "svm"): dict(arch_kwargs={"num_components": 100}, sigma_ratio=1.0,
+                                   augment="off"),
+}
+COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
                        weights_file=None, data_dir="data", out_dir="checkpoints")
 
 
 def resolve_config(dataset: str, arch: str, **overrides) -> dict:
     """Defaults for ``arch`` overlaid with every override that is not None."""
-    cfg = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch], "dataset": dataset, "arch": arch}
+    cfg = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch],
+           **DATASET_OVERRIDES.get((dataset, arch), {}), "dataset": dataset, "arch": arch}
     cfg.setdefault("arch_kwargs", {})
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["arch_kwargs"] = dict(cfg["arch_kwargs"])
@@ -78,10 +87,10 @@ def pca(images: torch.Tensor, mean: float, std: float, k: int, n: int = 20000):
 
 def make_model(cfg: dict, train_images: torch.Tensor) -> torch.nn.Module:
     if cfg["arch"] == "svm":
-        # sigma = 0.6 x median distance: best of 0.3-1.0 x median on a held-out check
+        # sigma = sigma_ratio x median distance (MNIST: 0.6, best of 0.3-1.0 on a held-out check)
         k = cfg["arch_kwargs"].setdefault("num_components", 50)
         mu, components, median = pca(train_images, cfg["mean"], cfg["std"], k)
-        cfg["arch_kwargs"].setdefault("sigma", round(0.6 * median, 3))
+        cfg["arch_kwargs"].setdefault("sigma", round(cfg.get("sigma_ratio", 0.6) * median, 3))
     kwargs = dict(cfg["arch_kwargs"])
     if cfg["arch"] == "resnet18":
         kwargs.update(pretrained=cfg["pretrained"], weights_file=cfg["weights_file"])

@@ -1,0 +1,309 @@
+"""The Gradio app: draw or upload, pick a model or compare them all, see what it saw and why.
+
+    python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+
+Wiring only: every handler is a small function over the ``classifier`` API.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from gradio.data_classes import FileData
+from PIL import Image
+
+from classifier import (METHODS, CheckpointError, ExplainError, ImageError, list_models,
+                        load_model)
+from classifier.checkpoint import CHECKPOINTS_DIR
+from classifier.explain import methods_for
+
+log = logging.getLogger("app")
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+DATASETS = {"digits": "mnist", "clothing": "fashion-mnist"}
+ALL_MODELS = list_models()
+MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS.values()}
+DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
+METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
+PREDICTED = "predicted class"
+MAX_UPLOAD = "10mb"
+BRUSH = gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed")
+
+
+def get_model(name: str, dataset: str | None = None):
+    """A model by name, restricted to ``dataset``; unknown names get a clear error."""
+    known = MODELS.get(dataset, []) if dataset else [m["name"] for m in ALL_MODELS]
+    if name not in known and "/" not in str(name):
+        raise CheckpointError(f"Unknown model {name!r}. Available: {', '.join(known)}.")
+    return load_model(name)
+
+
+def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
+    """The 28x28 model input, scaled up with hard pixel edges."""
+    return np.asarray(Image.fromarray(seen).resize((size, size), Image.Resampling.NEAREST))
+
+
+# ------------------------------------------------------------------ handlers
+
+def analyse(image, model_name: str, method_title: str, target: str, compare_on: bool,
+            dataset: str):
+    """Everything the page shows for one input. Errors become a message, never a crash."""
+    empty = (None, None, None, "", [], None, [])
+    if image is None or (isinstance(image, dict) and image.get("composite") is None):
+        return ("Draw a digit or upload an image." if dataset == "mnist"
+                else "Upload a photo of a piece of clothing, or pick an example."), *empty
+    try:
+        clf = get_model(model_name, dataset)
+        seen = clf.preprocess(image)
+        probs = clf.predict_proba(seen)
+        overlay, note = explanation(clf, seen, method_title, target)
+        maps = feature_gallery(clf, seen)
+        rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
+    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
+        log.info("user input refused: %s", err)
+        return f"**{err}**", *empty
+    except Exception:  # a bug must not take the page down: log it, say so
+        log.exception("analysis failed")
+        return "**Something went wrong with this image; it has been logged.**", *empty
+    return "", probs, crisp(seen), overlay, note, maps, rows or None, gallery
+
+
+def explanation(clf, seen: np.ndarray, method_title: str, target: str):
+    method = METHOD_BY_TITLE.get(method_title, "saliency")
+    reason = methods_for(clf)[method]
+    if reason:
+        return None, reason
+    e = clf.explain(seen, method=method, target=None if target in (None, PREDICTED) else target)
+    return e.overlay, f"{METHODS[method]} for class **{e.target_label}**."
+
+
+def feature_gallery(clf, seen: np.ndarray) -> list:
+    if not clf.has_conv:
+        return []
+    out = []
+    for layer, maps in clf.feature_maps(seen).items():
+        for k in range(min(8, len(maps))):
+            m = maps[k] - maps[k].min()
+            m = (255 * m / max(float(m.max()), 1e-6)).astype(np.uint8)
+            out.append((crisp(m, 112), f"{layer} #{k}"))
+    return out
+
+
+def compare_models(seen: np.ndarray, dataset: str):
+    """Every model of ``dataset`` on the same 28x28 input: top-3, latency, small overlay."""
+    rows, gallery = [], []
+    for name in MODELS[dataset]:
+        clf = load_model(name)
+        start = time.perf_counter()
+        probs = clf.predict_proba(seen)
+        ms = 1000 * (time.perf_counter() - start)
+        top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+        method = "gradcam" if clf.has_conv else "saliency"
+        e = clf.explain(seen, method=method, size=140)
+        rows.append([name, top[0][0], ", ".join(f"{k} {v:.1%}" for k, v in top), round(ms, 1)])
+        gallery.append((e.overlay, f"{name}: {top[0][0]} ({top[0][1]:.0%}), {METHODS[method]}"))
+    return rows, gallery
+
+
+def model_options(model_name: str, dataset: str):
+    """Offer only the methods that apply to the chosen model, and say why others do not."""
+    try:
+        clf = get_model(model_name, dataset)
+    except CheckpointError as err:
+        return gr.update(), f"**{err}**", gr.update()
+    applicable = methods_for(clf)
+    titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
+    notes = " ".join(r for r in applicable.values() if r)
+    targets = [PREDICTED, *clf.class_names]
+    return gr.update(choices=titles, value=titles[0] if titles else None), notes, \
+        gr.update(choices=targets, value=PREDICTED)
+
+
+def model_card(model_name: str):
+    """The models tab: metrics, plots and training details of one checkpoint."""
+    folder = CHECKPOINTS_DIR / model_name
+    if not (folder / "metrics.json").is_file():
+        return f"**No metrics for {model_name}.**", None, None, None, None, None
+    metrics = json.loads((folder / "metrics.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    tr = config["training"]
+    summary = (f"### {model_name}\n**Test accuracy {100 * metrics['test_accuracy']:.2f}%** "
+               f"({metrics['test_size']:,} test images) · {metrics['parameters']:,} parameters · "
+               f"init: {config['init']} · {metrics['epochs_run']} epochs, "
+               f"{metrics['train_seconds'] / 60:.1f} min on {metrics['device']} · "
+               f"{tr['optimizer']} lr {tr['lr']} ({tr['schedule']}), augmentation "
+               f"{tr['augment']} · calibration temperature {config['temperature']} "
+               f"(ECE {100 * metrics['ece_before_temperature']:.2f}% -> "
+               f"{100 * metrics['ece_after_temperature']:.2f}%)")
+    table = [[c, round(v["precision"], 4), round(v["recall"], 4), round(v["f1"], 4),
+              v["support"]] for c, v in metrics["per_class"].items()]
+    plot = lambda f: str(folder / f) if (folder / f).is_file() else None  # noqa: E731
+    return (summary, table, plot("confusion.png"), plot("misclassified.png"),
+            plot("curves.png"), plot("filters.png"))
+
+
+# ------------------------------------------------------------------ API endpoints
+
+def classify(image: FileData, model: str = "mnist-cnn") -> dict:
+    """Classify an image file with one model: {"label", "confidences", "model"}."""
+    try:
+        clf = get_model(model)
+        probs = clf.predict_proba(_path(image))
+    except (ImageError, CheckpointError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    label = max(probs, key=probs.get)
+    return {"label": label, "confidences": probs, "model": clf.name}
+
+
+def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
+            target: str | None = None) -> FileData:
+    """Explanation overlay (PNG) of ``model`` for ``target`` (default: predicted class).
+    method: saliency, integrated_gradients, smoothgrad or gradcam."""
+    try:
+        e = get_model(model).explain(_path(image), method=method, target=target or None)
+    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    out = Path(gr.utils.get_upload_folder()) / f"explain-{time.time_ns()}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(e.overlay).save(out)
+    return FileData(path=str(out))
+
+
+def _path(image) -> str:
+    path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
+    if not path:
+        raise ImageError("No image was sent.")
+    return str(path)
+
+
+# ------------------------------------------------------------------ layout
+
+def input_panel(dataset: str):
+    """Model selector, explanation controls and all result components of one tab."""
+    names = MODELS[dataset]
+    default = DEFAULT[dataset] if DEFAULT[dataset] in names else (names[0] if names else None)
+    applicable = methods_for(load_model(default)) if default else {m: None for m in METHODS}
+    titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
+    classes = load_model(default).class_names if default else []
+    with gr.Row():
+        model = gr.Dropdown(names, value=default, label="Model")
+        method = gr.Radio(titles, value=titles[-1], label="Explanation")
+        target = gr.Dropdown([PREDICTED, *classes], value=PREDICTED, label="Explain class")
+    method_note = gr.Markdown(" ".join(r for r in applicable.values() if r))
+    compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
+    status = gr.Markdown(elem_classes=["status"])
+    with gr.Row():
+        probs = gr.Label(num_top_classes=5, label="Top classes (calibrated)", elem_id=f"{dataset}-label")
+        seen = gr.Image(label="What the model sees (28x28)", interactive=False, height=320)
+        overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
+    note = gr.Markdown()
+    with gr.Accordion("Compare all models", open=True, visible=True):
+        table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
+        gallery = gr.Gallery(label="Each model's explanation", columns=6, height=200)
+    with gr.Accordion("Feature maps of conv models", open=False):
+        maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
+    controls = (model, method, target, compare_on)
+    outputs = [status, probs, seen, overlay, note, maps, table, gallery]
+    model.change(lambda m: model_options(m, dataset), model, [method, method_note, target],
+                 api_visibility="private")
+    return controls, outputs
+
+
+def wire(source, state, controls, outputs, dataset: str) -> None:
+    run = lambda image, m, me, t, c: analyse(image, m, me, t, c, dataset)  # noqa: E731
+    source.change(lambda v: v, source, state, queue=False, api_visibility="private").then(
+        run, [state, *controls], outputs, trigger_mode="always_last",
+        show_progress="hidden", api_visibility="private")
+    for control in controls:
+        control.change(run, [state, *controls], outputs, trigger_mode="always_last",
+                       show_progress="hidden", api_visibility="private")
+
+
+def examples(kind: str) -> list[str]:
+    return sorted(str(p) for p in (EXAMPLES / kind).glob("*") if p.suffix in (".png", ".jpg"))
+
+
+with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as demo:
+    gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
+                "Twelve models trained in this repository answer, show the 28x28 image they "
+                "saw, and show why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.")
+    with gr.Tab("Digits"):
+        digit_state = gr.State(None)
+        with gr.Row():
+            with gr.Tab("Draw"):
+                sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280),
+                                      fixed_canvas=True, layers=False, transforms=(),
+                                      brush=BRUSH, type="numpy", image_mode="RGBA",
+                                      elem_id="sketchpad")
+            with gr.Tab("Upload"):
+                digit_upload = gr.Image(label="Photo or scan of a digit", type="numpy", height=300,
+                                        image_mode="RGBA", sources=["upload", "clipboard",
+                                                                    "webcam"])
+                gr.Examples(examples("digit"), inputs=digit_upload,
+                            cache_examples=False)
+        controls, outputs = input_panel("mnist")
+        wire(sketch, digit_state, controls, outputs, "mnist")
+        wire(digit_upload, digit_state, controls, outputs, "mnist")
+    with gr.Tab("Clothing"):
+        cloth_state = gr.State(None)
+        cloth_upload = gr.Image(label="Photo of one piece of clothing", type="numpy", height=300,
+                                image_mode="RGBA", sources=["upload", "clipboard", "webcam"])
+        gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
+                    examples_per_page=30)
+        controls, outputs = input_panel("fashion-mnist")
+        wire(cloth_upload, cloth_state, controls, outputs, "fashion-mnist")
+    with gr.Tab("Models"):
+        report = CHECKPOINTS_DIR / "REPORT.md"
+        gr.Markdown(report.read_text().split("![")[0] if report.is_file()
+                    else "No REPORT.md yet: run `python -m training.study`.")
+        if (CHECKPOINTS_DIR / "comparison.png").is_file():
+            gr.Image(str(CHECKPOINTS_DIR / "comparison.png"), label="Comparison",
+                     interactive=False)
+        chosen = gr.Dropdown([m["name"] for m in ALL_MODELS], label="Model",
+                             value=ALL_MODELS[0]["name"] if ALL_MODELS else None)
+        card = gr.Markdown()
+        per_class = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
+                                 label="Per-class test metrics")
+        with gr.Row():
+            confusion = gr.Image(label="Confusion matrix", interactive=False)
+            wrong = gr.Image(label="Misclassified test images", interactive=False)
+        with gr.Row():
+            curves = gr.Image(label="Training curves", interactive=False)
+            filters = gr.Image(label="First-layer filters", interactive=False)
+        card_outputs = [card, per_class, confusion, wrong, curves, filters]
+        chosen.change(model_card, chosen, card_outputs, api_visibility="private")
+        demo.load(model_card, chosen, card_outputs, api_visibility="private")
+    gr.api(classify, api_name="classify")
+    gr.api(explain, api_name="explain")
+
+# Sketchpad opens with no tool selected; pick the brush so users can draw at once.
+SELECT_BRUSH = """() => {
+  const pick = () => {
+    const pad = document.querySelector('#sketchpad');
+    const brush = pad && pad.querySelector('button[aria-label="Brush"]');
+    if (brush) { brush.click(); return true; }
+    return false;
+  };
+  let tries = 0;
+  const timer = setInterval(() => { if (pick() || ++tries > 50) clearInterval(timer); }, 100);
+}"""
+
+demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
+
+
+
+def launch_options() -> dict:
+    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH,
+                server_name=os.environ.get("GRADIO_SERVER_NAME"),
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+
+
+if __name__ == "__main__":
+    demo.launch(**launch_options())

@@ -1,0 +1,128 @@
+"""The app's handlers called directly, then one round trip per named endpoint."""
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import app
+
+
+def drawing(blank=False):
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    if not blank:
+        rgba[40:240, 130:150] = [0, 0, 0, 255]  # one thick vertical stroke: a "1"
+    return {"background": None, "layers": [rgba], "composite": rgba}
+
+
+def run(image, model="mnist-linear", method="Saliency", dataset="mnist", compare=False):
+    return app.analyse(image, model, method, app.PREDICTED, compare, dataset)
+
+
+def test_a_sketchpad_drawing_is_classified_shown_and_explained():
+    status, probs, seen, overlay, note, _, _, _ = run(drawing())
+    assert status == "" and max(probs, key=probs.get) == "1"
+    assert seen.shape == (280, 280) and overlay.shape == (280, 280, 3)
+    assert "Saliency for class **1**" in note
+
+
+def test_compare_all_lists_every_model_of_the_dataset():
+    *_, rows, gallery = run(drawing(), compare=True)
+    assert [r[0] for r in rows] == app.MODELS["mnist"] and len(gallery) == len(rows)
+    assert all(isinstance(r[3], float) for r in rows)  # latency in ms
+
+
+@pytest.mark.parametrize("image,message", [
+    (drawing(blank=True), "Draw a digit first"),
+    ({"background": None, "layers": [], "composite": None}, "Draw a digit or upload"),
+    (None, "Draw a digit or upload"),
+])
+def test_blank_canvas_gets_a_message_not_an_error(image, message):
+    status, probs, *_ = run(image)
+    assert message in status and probs is None
+
+
+def test_wrong_model_name_gets_a_clear_message():
+    status, *_ = run(drawing(), model="mnist-vgg")
+    assert "Unknown model 'mnist-vgg'" in status
+    status, *_ = run(drawing(), model="fashion-mnist-linear")  # a model of the other tab
+    assert "Unknown model" in status
+
+
+def test_corrupt_and_huge_uploads_get_messages(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert "not an image" in run(str(bad))[0]
+    huge = tmp_path / "huge.png"
+    Image.new("L", (9000, 9000)).save(huge)
+    assert "too large" in run(str(huge))[0]
+
+
+def test_gradcam_is_not_offered_for_models_without_conv_layers():
+    update, note, targets = app.model_options("mnist-mlp", "mnist")
+    assert "Grad-CAM" not in update["choices"] and "Grad-CAM needs convolutional" in note
+    assert targets["choices"][0] == app.PREDICTED
+
+
+def test_clothing_example_runs_end_to_end():
+    example = app.examples("clothing")[0]
+    status, probs, *_ = run(example, model="fashion-mnist-linear", dataset="fashion-mnist")
+    assert status == "" and len(probs) == 10
+
+
+def test_models_tab_card():
+    summary, table, confusion, *_ = app.model_card("mnist-linear")
+    assert "Test accuracy" in summary and len(table) == 10 and confusion.endswith(".png")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    from gradio_client import Client
+
+    port = free_port()
+    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True,
+                    max_file_size=app.MAX_UPLOAD)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    app.demo.close()
+
+
+@pytest.fixture
+def seven(tmp_path):
+    from training.data import read_split  # noqa: F401  (the file is made here, not read)
+    page = np.full((200, 160), 250, np.uint8)
+    page[30:45, 30:130] = 20   # the bar of a 7
+    for r in range(45, 180):   # its stem, slanting left
+        c = 125 - (r - 45) // 3
+        page[r, c - 7:c + 7] = 20
+    path = tmp_path / "seven.png"
+    Image.fromarray(page).save(path)
+    return str(path)
+
+
+def test_classify_endpoint_round_trip(client, seven):
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(seven), "mnist-linear", api_name="/classify")
+    assert out["label"] == "7" and out["model"] == "mnist-linear"
+    assert abs(sum(out["confidences"].values()) - 1) < 1e-4
+
+
+def test_explain_endpoint_round_trip(client, seven):
+    from gradio_client import handle_file
+
+    path = client.predict(handle_file(seven), "mnist-lenet5", "gradcam", None,
+                          api_name="/explain")
+    assert Image.open(path).size == (280, 280)
+
+
+def test_unknown_model_through_the_api_is_a_clear_error(client, seven):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match="Unknown model 'mnist-nope'"):
+        client.predict(handle_file(seven), "mnist-nope", api_name="/classify")

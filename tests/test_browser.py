@@ -1,0 +1,92 @@
+"""A real browser (Debian's Chromium driven by Playwright) draws a digit on the Sketchpad
+with the mouse and reads the answer from the page. With UPDATE_SCREENSHOTS=1 it also
+refreshes the screenshots in docs/ that the README shows."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but Chromium is not installed")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def draw(page, points):
+    box = page.query_selector("#sketchpad canvas").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx + points[0][0], cy + points[0][1])
+    page.mouse.down()
+    for (ax, ay), (bx, by) in zip(points, points[1:]):
+        for t in range(1, 21):
+            page.mouse.move(cx + ax + (bx - ax) * t / 20, cy + ay + (by - ay) * t / 20)
+    page.mouse.up()
+
+
+def predicted_label(page, timeout=30.0) -> str:
+    end = time.time() + timeout
+    while time.time() < end:
+        lines = [s.strip() for s in page.inner_text("#mnist-label").splitlines() if s.strip()]
+        if len(lines) > 2 and lines[-1].endswith("%"):
+            return lines[1]  # title, then the top class
+        time.sleep(0.3)
+    raise AssertionError("no prediction appeared on the page")
+
+
+def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
+    sync_api = require_browser()
+    shots = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1500})
+        page.goto(server)
+        page.wait_for_selector("#sketchpad canvas", timeout=60000)
+        page.wait_for_timeout(1500)  # the page picks the brush tool itself; no click here
+        draw(page, [(-70, -90), (70, -90), (10, 100)])  # a 7: bar, then stem
+        assert predicted_label(page) == "7"
+        page.screenshot(path=str(shots / "digits.png"), full_page=True)
+        page.get_by_role("tab", name="Clothing").click()
+        page.locator(".gallery-item, button.gallery").first.click()
+        page.wait_for_timeout(4000)
+        page.screenshot(path=str(shots / "clothing.png"), full_page=True)
+        page.get_by_role("tab", name="Models").click()
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(shots / "models.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,111 @@
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from classifier.checkpoint import save_checkpoint
+from classifier.explain import METHODS, ExplainError, methods_for, overlay
+from classifier.models import build_model
+from classifier.predict import Classifier, load_model
+
+
+def tiny(arch, tmp_path, **kwargs):
+    torch.manual_seed(0)
+    model = build_model(arch, **kwargs).eval()
+    config = {"name": f"mnist-{arch}", "arch": arch, "arch_kwargs": kwargs, "dataset": "mnist",
+              "class_names": [str(i) for i in range(10)], "mean": 0.13, "std": 0.31,
+              "input_size": [1, 28, 28], "temperature": 2.0}
+    return load_model(str(save_checkpoint(tmp_path / arch, model, config)))
+
+
+def digit(seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((28, 28), np.uint8)
+    r, c = rng.integers(6, 12, size=2)
+    x[r:r + 12, c:c + 3] = 255
+    x[r:r + 3, c:c + 9] = 200
+    return x
+
+
+@pytest.mark.parametrize("arch", ["cnn", "lenet5", "resnet18"])
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gives_a_finite_map_and_an_rgb_overlay(tmp_path, arch, method):
+    clf = tiny(arch, tmp_path, **({"width": 8} if arch == "cnn" else {}))
+    e = clf.explain(digit(), method=method, target=3)
+    assert e.attribution.shape == (28, 28) and np.isfinite(e.attribution).all()
+    assert 0 <= e.attribution.min() and e.attribution.max() <= 1
+    assert e.overlay.shape == (280, 280, 3) and e.overlay.dtype == np.uint8
+    assert e.target == 3 and e.target_label == "3"
+
+
+@pytest.mark.parametrize("arch", ["linear", "svm", "mlp"])
+def test_gradcam_is_refused_for_models_without_conv_layers(tmp_path, arch):
+    clf = tiny(arch, tmp_path)
+    assert methods_for(clf)["gradcam"] == f"Grad-CAM needs convolutional layers; {arch} has none."
+    with pytest.raises(ExplainError, match="Grad-CAM needs convolutional layers"):
+        clf.explain(digit(), method="gradcam")
+    assert clf.explain(digit(), method="smoothgrad").attribution.shape == (28, 28)
+
+
+def test_saliency_of_a_linear_model_is_its_weight_template(tmp_path):
+    clf = tiny("linear", tmp_path)
+    e = clf.explain(digit(), method="saliency", target=5)
+    w = clf.model.fc.weight[5].detach().abs().reshape(28, 28) / 0.31  # d logit / d pixel
+    assert np.allclose(e.attribution, (w / w.max()).numpy(), atol=1e-5)
+
+
+def test_default_target_is_the_predicted_class_and_names_work(tmp_path):
+    clf = tiny("cnn", tmp_path, width=8)
+    predicted = clf.predict(digit())
+    assert clf.explain(digit(), method="saliency").target_label == predicted
+    assert clf.explain(digit(), method="saliency", target="7").target == 7
+    with pytest.raises(ValueError, match="unknown target class"):
+        clf.explain(digit(), target="cat")
+
+
+def test_unknown_method_is_refused_by_name(tmp_path):
+    with pytest.raises(ExplainError, match="unknown method 'lime'"):
+        tiny("cnn", tmp_path, width=8).explain(digit(), method="lime")
+
+
+def test_overlay_shows_the_input_where_the_map_is_zero():
+    image = np.zeros((28, 28), np.uint8)
+    image[10:18, 10:18] = 255
+    out = overlay(image, np.zeros((28, 28), np.float32), size=56)
+    assert out[28, 28].tolist() == [166, 166, 166]  # dimmed white ink, no colour
+    assert out[2, 2].tolist() == [0, 0, 0]
+    hot = overlay(image, np.ones((28, 28), np.float32), size=56)
+    assert hot[2, 2, 0] > 200 and hot[2, 2, 2] < 150  # bright yellow where evidence is full
+
+
+def test_concurrent_explanations_on_one_shared_model_match_sequential_ones(tmp_path):
+    clf = tiny("cnn", tmp_path, width=8)
+    jobs = [(digit(seed), method) for seed in range(6) for method in ("gradcam", "saliency",
+                                                                       "integrated_gradients")]
+    sequential = [clf.explain(x, method=m).attribution for x, m in jobs]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        parallel = list(pool.map(lambda job: clf.explain(job[0], method=job[1]).attribution,
+                                 jobs))
+    for a, b in zip(sequential, parallel):
+        assert np.allclose(a, b, atol=1e-6)
+    assert not clf.model.cam_layer._forward_hooks  # no hook left behind
+
+
+def test_predict_proba_applies_the_calibration_temperature(tmp_path):
+    clf = tiny("mlp", tmp_path)
+    x = digit()
+    logits = clf.logits(clf.tensor(x))[0]
+    probs = clf.predict_proba(x)
+    assert list(probs) == clf.class_names
+    expected = (logits / 2.0).softmax(0)  # temperature 2 from the config
+    assert np.allclose(list(probs.values()), expected.numpy(), atol=1e-6)
+    assert isinstance(clf, Classifier) and abs(sum(probs.values()) - 1) < 1e-5
+
+
+def test_feature_maps_of_a_conv_model(tmp_path):
+    maps = tiny("cnn", tmp_path, width=8).feature_maps(digit())
+    assert maps["first conv layer"].shape == (8, 28, 28)
+    assert maps["last conv stage"].shape == (32, 7, 7)
+    with pytest.raises(ExplainError, match="no convolutional layers"):
+        tiny("mlp", tmp_path).feature_maps(digit())
