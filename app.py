@@ -28,7 +28,24 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(mess
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 DATASETS = {"digits": "mnist", "clothing": "fashion-mnist"}
-ALL_MODELS = list_models()
+# Models from the Hugging Face Hub join the shipped ones: HUB_MODELS="user/mnist-cnn,..."
+HUB_MODELS = [r.strip() for r in os.environ.get("HUB_MODELS", "").split(",") if r.strip()]
+
+
+def hub_models(repo_ids: list[str]) -> list[dict]:
+    found = []
+    for repo_id in repo_ids:
+        try:
+            clf = load_model(repo_id)
+        except CheckpointError as err:
+            log.warning("skipping Hub model %s: %s", repo_id, err)
+            continue
+        found.append({"name": repo_id, "dataset": clf.dataset, "arch": clf.arch,
+                      "test_accuracy": clf.test_accuracy})
+    return found
+
+
+ALL_MODELS = list_models() + hub_models(HUB_MODELS)
 MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS.values()}
 DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
@@ -128,7 +145,10 @@ def model_options(model_name: str, dataset: str):
 
 def model_card(model_name: str):
     """The models tab: metrics, plots and training details of one checkpoint."""
-    folder = CHECKPOINTS_DIR / model_name
+    try:
+        folder = Path(get_model(model_name).config["folder"])
+    except CheckpointError as err:
+        return f"**{err}**", None, None, None, None, None
     if not (folder / "metrics.json").is_file():
         return f"**No metrics for {model_name}.**", None, None, None, None, None
     metrics = json.loads((folder / "metrics.json").read_text())
