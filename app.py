@@ -196,6 +196,26 @@ def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
     return FileData(path=str(out))
 
 
+def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
+    """Every model of ``dataset`` (mnist or fashion-mnist) on one image file: for each,
+    {"model", "label", "top3": {class: probability}, "ms"}."""
+    if dataset not in MODELS:
+        raise gr.Error(f"Unknown dataset {dataset!r}; choose one of {sorted(MODELS)}.")
+    try:
+        seen = load_model(MODELS[dataset][0]).preprocess(_path(image))
+    except (ImageError, CheckpointError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    out = []
+    for name in MODELS[dataset]:
+        clf = load_model(name)
+        start = time.perf_counter()
+        probs = clf.predict_proba(seen)
+        ms = 1000 * (time.perf_counter() - start)
+        top = dict(sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+        out.append({"model": name, "label": next(iter(top)), "top3": top, "ms": round(ms, 2)})
+    return out
+
+
 def _path(image) -> str:
     path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
     if not path:
@@ -263,9 +283,10 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as dem
                                       brush=BRUSH, type="numpy", image_mode="RGBA",
                                       elem_id="sketchpad")
             with gr.Tab("Upload"):
-                digit_upload = gr.Image(label="Photo or scan of a digit", type="numpy", height=300,
-                                        image_mode="RGBA", sources=["upload", "clipboard",
-                                                                    "webcam"])
+                # filepath: the classifier reads the file itself (EXIF orientation, any mode)
+                digit_upload = gr.Image(label="Photo or scan of a digit", type="filepath",
+                                        height=300, image_mode=None,
+                                        sources=["upload", "clipboard", "webcam"])
                 gr.Examples(examples("digit"), inputs=digit_upload,
                             cache_examples=False)
         controls, outputs = input_panel("mnist")
@@ -273,8 +294,9 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as dem
         wire(digit_upload, digit_state, controls, outputs, "mnist")
     with gr.Tab("Clothing"):
         cloth_state = gr.State(None)
-        cloth_upload = gr.Image(label="Photo of one piece of clothing", type="numpy", height=300,
-                                image_mode="RGBA", sources=["upload", "clipboard", "webcam"])
+        cloth_upload = gr.Image(label="Photo of one piece of clothing", type="filepath",
+                                height=300, image_mode=None,
+                                sources=["upload", "clipboard", "webcam"])
         gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
                     examples_per_page=30)
         controls, outputs = input_panel("fashion-mnist")
@@ -302,6 +324,7 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as dem
         demo.load(model_card, chosen, card_outputs, api_visibility="private")
     gr.api(classify, api_name="classify")
     gr.api(explain, api_name="explain")
+    gr.api(compare, api_name="compare")
 
 # Sketchpad opens with no tool selected; pick the brush so users can draw at once.
 SELECT_BRUSH = """() => {

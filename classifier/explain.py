@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Saliency
 from matplotlib import colormaps
+from PIL import Image
 
 METHODS = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
            "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -93,19 +93,21 @@ def explain(clf, image, method: str = "saliency", target=None, size: int = 280) 
                        overlay(seen, heat, size))
 
 
+_INFERNO = (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3]).astype(np.float32)  # (256, 3)
+
+
 def overlay(image: np.ndarray, heat: np.ndarray, size: int = 280) -> np.ndarray:
     """Blend ``heat`` (28, 28, in [0, 1]) over ``image`` (uint8 28x28), both smoothly scaled
     to ``size`` pixels; RGB uint8 (size, size, 3). See the module docstring for colours."""
-    def up(a: np.ndarray, mode: str) -> np.ndarray:
-        t = torch.from_numpy(np.asarray(a, np.float32))[None, None]
-        return F.interpolate(t, size=(size, size), mode=mode, align_corners=False)[0, 0].numpy()
-
-    base = np.clip(up(image / 255.0, "bicubic"), 0, 1)[..., None] * 0.65  # dimmed input
-    h = np.clip(up(heat, "bilinear"), 0, 1)
-    colour = colormaps["inferno"](h)[..., :3]
+    base = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC),
+                      np.float32)[..., None] * (0.65 / 255)  # dimmed input
+    h = np.asarray(Image.fromarray(np.asarray(heat, np.float32)).resize(
+        (size, size), Image.Resampling.BILINEAR))
+    h = np.clip(h, 0, 1)
+    colour = _INFERNO[(h * 255).astype(np.uint8)]  # (size, size, 3)
     alpha = (0.85 * h ** 0.7)[..., None]
-    rgb = base * (1 - alpha) + colour * alpha
-    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+    rgb = base + alpha * (colour - base)
+    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def feature_maps(clf, image) -> dict[str, np.ndarray]:

@@ -126,3 +126,11 @@ def test_unknown_model_through_the_api_is_a_clear_error(client, seven):
 
     with pytest.raises(Exception, match="Unknown model 'mnist-nope'"):
         client.predict(handle_file(seven), "mnist-nope", api_name="/classify")
+
+
+def test_compare_endpoint_round_trip(client, seven):
+    from gradio_client import handle_file
+
+    rows = client.predict(handle_file(seven), "mnist", api_name="/compare")
+    assert [r["model"] for r in rows] == app.MODELS["mnist"]
+    assert all(len(r["top3"]) == 3 and r["ms"] >= 0 for r in rows)

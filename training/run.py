@@ -35,15 +35,21 @@ ARCH_DEFAULTS = {
                      label_smoothing=0.1, augment="full", loss="ce"),
     "cnn":      dict(epochs=15, batch_size=128, optimizer="adamw", lr=3e-3, weight_decay=5e-4,
                      label_smoothing=0.1, augment="full", loss="ce", arch_kwargs={"width": 48}),
-    "resnet18": dict(epochs=12, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
+    "resnet18": dict(epochs=10, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                      label_smoothing=0.1, augment="full", loss="ce"),
 }
 # Where one dataset needs other settings. Fashion-MNIST's kernel SVM underfits with 50
 # principal components and a narrow kernel (held-out ridge check: 86.7% with 50 components
-# at 0.6 x median distance, 88.7% with 100 at 1.0 x); shifted copies make it underfit more.
+# at 0.6 x median distance, 88.7% with 100 at 1.0 x); shifted copies make it underfit more,
+# and so does a small step: its features are scaled by sqrt(2/D) ~ 0.01, and on a 20k-image
+# check Adam at 3e-3 reached 83.5% train accuracy where steps 64x larger reached 90.8%.
 DATASET_OVERRIDES = {
     ("fashion-mnist", "svm"): dict(arch_kwargs={"num_components": 100}, sigma_ratio=1.0,
-                                   augment="off"),
+                                   augment="off", lr=0.2),
+    # LeNet-5 is too small to fit clothing under random erasing (train 89.3%, test 90.4%)
+    ("fashion-mnist", "lenet5"): dict(augment="light", epochs=30),
+    # 15 epochs left the CNN underfitting clothing (train 94.0% augmented, test 93.4%)
+    ("fashion-mnist", "cnn"): dict(epochs=25),
 }
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,

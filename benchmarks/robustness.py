@@ -1,0 +1,43 @@
+"""Accuracy on what users send, built from real test images (training/synthetic.py):
+Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos.
+
+    python benchmarks/robustness.py [--n 2000]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from classifier import list_models, load_model  # noqa: E402
+from training import synthetic  # noqa: E402
+from training.data import read_split  # noqa: E402
+
+SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
+        "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--n", type=int, default=2000, help="test images per set (default: 2000)")
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
+    args = p.parse_args()
+    for dataset, sets in SETS.items():
+        images, labels = read_split(args.data_dir, dataset, "test")
+        images, labels = images[:args.n].numpy(), labels[:args.n].tolist()
+        models = [load_model(m["name"]) for m in list_models() if m["dataset"] == dataset]
+        for set_name, make in sets.items():
+            rng = np.random.default_rng(0)
+            inputs = [x if make is None else make(x, rng) for x in images]
+            seen = [models[0].preprocess(x) for x in inputs]  # the same path for every model
+            for clf in models:
+                hits = [clf.predict(s) == clf.class_names[y] for s, y in zip(seen, labels)]
+                print(f"{dataset:<14} {set_name:<14} {clf.name:<24} "
+                      f"accuracy {100 * np.mean(hits):6.2f}%  (n={len(hits)})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
