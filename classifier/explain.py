@@ -83,8 +83,8 @@ def explain(clf, image, method: str = "saliency", target=None, size: int = 280) 
         raise ExplainError(reason)
     seen = clf.preprocess(image) if not _is_uint8_28(image) else image
     x = clf.tensor(seen)
-    index = clf.target_index(target, x)
-    with clf.lock:  # Captum hooks live on the model object: one explanation at a time
+    with clf.lock:  # Captum hooks live on the model object: one pass at a time
+        index = clf.target_index(target, x)
         raw = attribute(clf, x, method, index).detach()[0, 0]
     heat = raw.clamp(min=0)
     heat = (heat / heat.max()).nan_to_num(0.0) if heat.max() > 0 else heat

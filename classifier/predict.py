@@ -31,7 +31,9 @@ class Classifier:
         self.class_names: list[str] = list(config["class_names"])
         self.temperature: float = float(config.get("temperature", 1.0))
         self.mean, self.std = float(config["mean"]), float(config["std"])
-        self.lock = threading.RLock()  # explanations hook into the model: one at a time
+        # Captum's Grad-CAM hooks into the shared model while it runs, so every forward pass
+        # (predictions too) takes this lock: otherwise one thread's pass runs another's hook.
+        self.lock = threading.RLock()
         self.metrics = _read_metrics(config.get("folder"))
 
     @property
@@ -51,9 +53,9 @@ class Classifier:
         seen = image if _is_prepared(image) else self.preprocess(image)
         return normalize(seen, self.mean, self.std)
 
-    @torch.inference_mode()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        with self.lock, torch.inference_mode():
+            return self.model(x)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (N, classes) for a normalised batch."""

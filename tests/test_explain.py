@@ -83,10 +83,17 @@ def test_concurrent_explanations_on_one_shared_model_match_sequential_ones(tmp_p
     clf = tiny("cnn", tmp_path, width=8)
     jobs = [(digit(seed), method) for seed in range(6) for method in ("gradcam", "saliency",
                                                                        "integrated_gradients")]
-    sequential = [clf.explain(x, method=m).attribution for x, m in jobs]
+    jobs += [(digit(seed), "predict") for seed in range(12)]  # predictions run meanwhile
+
+    def do(job):
+        x, method = job
+        if method == "predict":
+            return np.array(list(clf.predict_proba(x).values()))
+        return clf.explain(x, method=method).attribution
+
+    sequential = [do(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        parallel = list(pool.map(lambda job: clf.explain(job[0], method=job[1]).attribution,
-                                 jobs))
+        parallel = list(pool.map(do, jobs))
     for a, b in zip(sequential, parallel):
         assert np.allclose(a, b, atol=1e-6)
     assert not clf.model.cam_layer._forward_hooks  # no hook left behind
