@@ -79,11 +79,13 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
         page.goto(server)
         page.wait_for_selector("#sketchpad canvas", timeout=60000)
         page.wait_for_timeout(1500)  # the page picks the brush tool itself; no click here
+        page.get_by_label("Compare all models side by side").first.check()
         draw(page, [(-70, -90), (70, -90), (10, 100)])  # a 7: bar, then stem
         assert predicted_label(page) == "7"
+        page.wait_for_timeout(3000)  # let the compare-all gallery fill in
         page.screenshot(path=str(shots / "digits.png"), full_page=True)
         page.get_by_role("tab", name="Clothing").click()
-        page.locator(".gallery-item, button.gallery").first.click()
+        page.locator(".gallery-item:visible").first.click()  # the first clothing example
         page.wait_for_timeout(4000)
         page.screenshot(path=str(shots / "clothing.png"), full_page=True)
         page.get_by_role("tab", name="Models").click()
