@@ -113,15 +113,21 @@ def feature_gallery(clf, seen: np.ndarray) -> list:
     return out
 
 
+def top3(clf, seen: np.ndarray) -> tuple[dict[str, float], float]:
+    """The three likeliest classes for a prepared image, and the prediction's latency (ms)."""
+    start = time.perf_counter()
+    probs = clf.predict_proba(seen)
+    ms = 1000 * (time.perf_counter() - start)
+    return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:3]), ms
+
+
 def compare_models(seen: np.ndarray, dataset: str):
     """Every model of ``dataset`` on the same 28x28 input: top-3, latency, small overlay."""
     rows, gallery = [], []
     for name in MODELS[dataset]:
         clf = load_model(name)
-        start = time.perf_counter()
-        probs = clf.predict_proba(seen)
-        ms = 1000 * (time.perf_counter() - start)
-        top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+        top, ms = top3(clf, seen)
+        top = list(top.items())
         method = "gradcam" if clf.has_conv else "saliency"
         e = clf.explain(seen, method=method, size=140)
         rows.append([name, top[0][0], ", ".join(f"{k} {v:.1%}" for k, v in top), round(ms, 1)])
@@ -207,11 +213,7 @@ def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
         raise gr.Error(str(err)) from err
     out = []
     for name in MODELS[dataset]:
-        clf = load_model(name)
-        start = time.perf_counter()
-        probs = clf.predict_proba(seen)
-        ms = 1000 * (time.perf_counter() - start)
-        top = dict(sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+        top, ms = top3(load_model(name), seen)
         out.append({"model": name, "label": next(iter(top)), "top3": top, "ms": round(ms, 2)})
     return out
 

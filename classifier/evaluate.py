@@ -1,11 +1,12 @@
 """Test-set accuracy through the serving path: each test image goes through ``prepare``
 (dataset images pass through unchanged) and ``normalize``, exactly as the app serves it.
 
-The IDX reader is small enough to keep here, so the classifier needs nothing from training.
+The IDX reader lives here, so the classifier needs nothing from training (which uses it).
 """
 from __future__ import annotations
 
 import gzip
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +15,40 @@ import torch
 from classifier.preprocess import normalize
 
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (.gz or plain): images as (n, rows, cols) uint8, labels as (n,) uint8."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack(">I", data[:4])[0]
+    if magic == IMAGE_MAGIC:
+        n, rows, cols = struct.unpack(">III", data[4:16])
+        shape, offset = (n, rows, cols), 16
+    elif magic == LABEL_MAGIC:
+        (n,) = struct.unpack(">I", data[4:8])
+        shape, offset = (n,), 8
+    else:
+        raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: {array.size} values for shape {shape}")
+    return array.reshape(shape)
 
 
 def _read(folder: Path, stem: str) -> np.ndarray:
-    for name, opener in ((stem + ".gz", gzip.open), (stem, open)):
+    for name in (stem + ".gz", stem):
         if (folder / name).is_file():
-            with opener(folder / name, "rb") as f:
-                data = f.read()
-            offset = 16 if int.from_bytes(data[:4], "big") == 2051 else 8
-            return np.frombuffer(data, np.uint8, offset=offset)
+            return read_idx(folder / name)
     raise FileNotFoundError(f"no {stem}(.gz) in {folder}")
 
 
 def evaluate_dataset(clf, data_dir: str | Path, batch_size: int = 500) -> dict:
     folder = Path(data_dir) / clf.dataset
-    images = _read(folder, TEST_FILES[0]).reshape(-1, 28, 28)
+    images = _read(folder, TEST_FILES[0])
     labels = torch.from_numpy(_read(folder, TEST_FILES[1]).astype(np.int64))
     seen = np.stack([clf.preprocess(img) for img in images])  # (N, 28, 28) uint8
     preds = torch.cat([clf.logits(normalize(seen[i:i + batch_size], clf.mean, clf.std)).argmax(1)

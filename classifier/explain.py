@@ -81,7 +81,7 @@ def explain(clf, image, method: str = "saliency", target=None, size: int = 280) 
     reason = methods_for(clf)[method]
     if reason:
         raise ExplainError(reason)
-    seen = clf.preprocess(image) if not _is_uint8_28(image) else image
+    seen = clf.seen(image)
     x = clf.tensor(seen)
     with clf.lock:  # Captum hooks live on the model object: one pass at a time
         index = clf.target_index(target, x)
@@ -128,6 +128,3 @@ def feature_maps(clf, image) -> dict[str, np.ndarray]:
             h.remove()
     return seen
 
-
-def _is_uint8_28(image) -> bool:
-    return isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8

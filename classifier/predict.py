@@ -48,10 +48,13 @@ class Classifier:
         """The uint8 (28, 28) image the model sees (background 0), for display too."""
         return prepare(image, self.dataset)
 
+    def seen(self, image) -> np.ndarray:
+        """``preprocess(image)``, unless ``image`` already is a prepared uint8 28x28."""
+        return image if _is_prepared(image) else self.preprocess(image)
+
     def tensor(self, image) -> torch.Tensor:
         """Normalised model input (1, 1, 28, 28); ``image`` may already be a 28x28 uint8."""
-        seen = image if _is_prepared(image) else self.preprocess(image)
-        return normalize(seen, self.mean, self.std)
+        return normalize(self.seen(image), self.mean, self.std)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         with self.lock, torch.inference_mode():

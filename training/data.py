@@ -7,13 +7,13 @@ through torchvision (online users) or says exactly what is missing and where to 
 """
 from __future__ import annotations
 
-import gzip
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from classifier.evaluate import read_idx  # noqa: F401  (the one IDX reader; re-exported)
 
 DATASETS = {
     "mnist": [str(d) for d in range(10)],
@@ -22,32 +22,10 @@ DATASETS = {
 }
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
 class DataNotFoundError(FileNotFoundError):
     pass
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (.gz or plain): images as (n, rows, cols) uint8, labels as (n,) uint8."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic == IMAGE_MAGIC:
-        n, rows, cols = struct.unpack(">III", data[4:16])
-        shape, offset = (n, rows, cols), 16
-    elif magic == LABEL_MAGIC:
-        (n,) = struct.unpack(">I", data[4:8])
-        shape, offset = (n,), 8
-    else:
-        raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
-    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: {array.size} values for shape {shape}")
-    return array.reshape(shape)
 
 
 def _find(folder: Path, stem: str) -> Path | None:
