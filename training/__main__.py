@@ -12,16 +12,23 @@ from classifier.models import ARCHITECTURES
 from training.data import DATASETS
 from training.study import write_study
 from training.report import refresh
-from training.run import ARCH_DEFAULTS, COMMON_DEFAULTS, resolve_config, run
+from training.run import ARCH_DEFAULTS, COMMON_DEFAULTS, DATASET_OVERRIDES, resolve_config, run
 
 
 def per_arch(key: str) -> str:
     return ", ".join(f"{a} {d[key]}" for a, d in ARCH_DEFAULTS.items())
 
 
+def overrides() -> str:
+    lines = [f"  {d} {a}: " + ", ".join(f"{k} {v}" for k, v in o.items())
+             for (d, a), o in DATASET_OVERRIDES.items()]
+    return "defaults that differ for one dataset (an option given still wins):\n" + "\n".join(lines)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     c = COMMON_DEFAULTS
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                epilog=overrides(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
                    help="dataset (default: mnist)")
