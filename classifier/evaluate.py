@@ -39,11 +39,19 @@ def read_idx(path: str | Path) -> np.ndarray:
     return array.reshape(shape)
 
 
-def _read(folder: Path, stem: str) -> np.ndarray:
+def find_idx(folder: Path, stem: str) -> Path | None:
+    """``folder/stem.gz`` or ``folder/stem``, whichever exists (the .gz first), else None."""
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
-            return read_idx(folder / name)
-    raise FileNotFoundError(f"no {stem}(.gz) in {folder}")
+            return folder / name
+    return None
+
+
+def _read(folder: Path, stem: str) -> np.ndarray:
+    path = find_idx(folder, stem)
+    if path is None:
+        raise FileNotFoundError(f"no {stem}(.gz) in {folder}")
+    return read_idx(path)
 
 
 def evaluate_dataset(clf, data_dir: str | Path, batch_size: int = 500) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classifier.evaluate import read_idx  # noqa: F401  (the one IDX reader; re-exported)
+from classifier.evaluate import TEST_FILES, find_idx, read_idx  # the one IDX reader
 
 DATASETS = {
     "mnist": [str(d) for d in range(10)],
@@ -21,18 +21,11 @@ DATASETS = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+         "test": TEST_FILES}
 
 
 class DataNotFoundError(FileNotFoundError):
     pass
-
-
-def _find(folder: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem):
-        if (folder / name).is_file():
-            return folder / name
-    return None
 
 
 def ensure_files(data_dir: str | Path, dataset: str, download: bool = True) -> Path:
@@ -41,13 +34,13 @@ def ensure_files(data_dir: str | Path, dataset: str, download: bool = True) -> P
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}")
     folder = Path(data_dir) / dataset
     stems = [s for pair in FILES.values() for s in pair]
-    missing = [s for s in stems if _find(folder, s) is None]
+    missing = [s for s in stems if find_idx(folder, s) is None]
     if missing and download:
         try:
             _download(folder, dataset)
         except Exception as err:  # offline or blocked: fall through to the clear message
             print(f"download of {dataset} failed: {type(err).__name__}: {err}")
-        missing = [s for s in stems if _find(folder, s) is None]
+        missing = [s for s in stems if find_idx(folder, s) is None]
     if missing:
         raise DataNotFoundError(
             f"{dataset}: missing {', '.join(m + '.gz' for m in missing)} in {folder.resolve()}. "
@@ -74,8 +67,8 @@ def read_split(data_dir: str | Path, dataset: str, split: str,
     """(images uint8 (n, 28, 28), labels int64 (n,)) of the ``train`` or ``test`` split."""
     folder = ensure_files(data_dir, dataset, download)
     image_stem, label_stem = FILES[split]
-    images = torch.from_numpy(read_idx(_find(folder, image_stem)).copy())
-    labels = torch.from_numpy(read_idx(_find(folder, label_stem)).astype(np.int64))
+    images = torch.from_numpy(read_idx(find_idx(folder, image_stem)).copy())
+    labels = torch.from_numpy(read_idx(find_idx(folder, label_stem)).astype(np.int64))
     if len(images) != len(labels):
         raise ValueError(f"{dataset} {split}: {len(images)} images but {len(labels)} labels")
     return images, labels
