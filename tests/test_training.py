@@ -28,7 +28,8 @@ def test_help_lists_every_option_with_its_default(capsys):
         parse_args(["--help"])
     text = capsys.readouterr().out
     for option in ("--dataset", "--model", "--all", "--epochs", "--lr", "--seed", "--device",
-                   "--pretrained", "--weights-file", "--data-dir"):
+                   "--pretrained", "--weights-file", "--data-dir", "--init-from", "--swa-epochs",
+                   "--swa-lr"):
         assert option in text
     assert "(default: mnist)" in text and "cnn 15" in text
 
@@ -63,3 +64,69 @@ def test_missing_weights_file_stops_with_a_clear_message(tmp_path, data_dir):
     with pytest.raises(SystemExit, match="could not load ImageNet weights"):
         main(["--model", "resnet18", "--data-dir", str(data_dir), "--out-dir", str(tmp_path),
               "--weights-file", str(tmp_path / "absent.safetensors"), "--limit", "64"])
+
+
+def _val_split(data_dir, dataset, val_size):
+    from training.data import read_split, train_val_split
+
+    images, labels = read_split(str(data_dir), dataset, "train")
+    _, val_idx = train_val_split(len(images), val_size, seed=0)
+    return images[val_idx], labels[val_idx]
+
+
+def test_weight_averaging_ships_the_average_it_measured(tmp_path, data_dir):
+    main(["--dataset", "mnist", "--model", "cnn", "--data-dir", str(data_dir), "--out-dir",
+          str(tmp_path), "--epochs", "0", "--swa-epochs", "2", "--limit", "600",
+          "--val-size", "500", "--no-progress"])
+    model, config = load_checkpoint(tmp_path / "mnist-cnn")
+    metrics = json.loads((tmp_path / "mnist-cnn" / "metrics.json").read_text())
+    swa = metrics["swa"]
+    # from an untrained model, two epochs of averaging must lower the validation loss
+    assert swa["kept"] and swa["val_loss"] < swa["before_val_loss"]
+    assert swa["lr"] == config["training"]["lr"] / 10
+    assert [h["phase"] for h in metrics["history"]] == ["swa", "swa"]
+    images, labels = _val_split(data_dir, "mnist", 500)
+    x = (images.float()[:, None] / 255 - config["mean"]) / config["std"]
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(x), labels).item()
+    assert loss == pytest.approx(swa["val_loss"], abs=2e-3)  # float16 storage may round
+
+
+def test_a_worse_average_is_discarded_and_the_weights_restored(data_dir):
+    from training.data import read_split
+    from training.run import average_weights
+
+    images, labels = read_split(str(data_dir), "mnist", "train")
+    cfg = resolve_config("mnist", "cnn", swa_epochs=1, swa_lr=1e4, progress=False,
+                         mean=0.1307, std=0.3081)
+    torch.manual_seed(0)
+    model = build_model("cnn")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train, val = (images[:256], labels[:256]), (images[256:512], labels[256:512])
+    model, summary, history, _ = average_weights(model, train, val, cfg, torch.device("cpu"),
+                                                 [], log=lambda *_: None)
+    assert not summary["kept"] and len(history) == 1
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_init_from_continues_a_checkpoint_and_checks_it_matches(tmp_path, data_dir):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--dataset", "mnist", "--model", "mlp", "--data-dir", str(data_dir), "--limit",
+              "300", "--val-size", "300", "--no-progress"]
+    main(common + ["--out-dir", str(first), "--epochs", "1"])
+    main(common + ["--out-dir", str(second), "--epochs", "0", "--swa-epochs", "1",
+                   "--init-from", str(first / "mnist-mlp")])
+    before = json.loads((first / "mnist-mlp" / "metrics.json").read_text())
+    after = json.loads((second / "mnist-mlp" / "metrics.json").read_text())
+    _, config = load_checkpoint(second / "mnist-mlp")
+    assert [h["epoch"] for h in after["history"]] == [1, 2]
+    assert after["history"][0] == before["history"][0]
+    assert after["train_seconds"] > before["train_seconds"]
+    assert config["training"]["init_from"] == str(first / "mnist-mlp")
+    assert config["training"]["init_from_training"]["epochs"] == 1
+    with pytest.raises(SystemExit, match="was trained as"):
+        main(["--dataset", "fashion-mnist", "--model", "mlp", "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path), "--init-from", str(first / "mnist-mlp"),
+              "--limit", "300", "--val-size", "300"])
+    with pytest.raises(SystemExit, match="incomplete"):
+        main(common + ["--out-dir", str(tmp_path), "--init-from", str(tmp_path)])

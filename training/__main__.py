@@ -65,6 +65,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(default: off, train from scratch)")
     p.add_argument("--weights-file", help="resnet18: local ImageNet weights file, implies "
                    "--pretrained (default: none)")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same dataset, architecture and "
+                        "split), e.g. with --epochs 0 --swa-epochs N (default: none)")
+    p.add_argument("--swa-epochs", type=int,
+                   help="after the schedule, this many epochs of stochastic weight averaging "
+                        f"at a constant rate; kept if validation loss improves (default: "
+                        f"{c['swa_epochs']}, off)")
+    p.add_argument("--swa-lr", type=float,
+                   help="learning rate of the weight-averaging epochs (default: lr / 10)")
     p.add_argument("--limit", type=int, help="train on the first N training images only, for "
                    "quick checks (default: all)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,

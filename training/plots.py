@@ -16,12 +16,20 @@ from torch import nn  # noqa: E402
 from classifier.preprocess import normalize  # noqa: E402
 
 
-def plot_curves(path, history: list[dict], title: str) -> None:
+def plot_curves(path, history: list[dict], title: str, summary: dict | None = None) -> None:
+    """``summary``: the ``swa`` entry of metrics.json, when the run averaged weights."""
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     for key, style in (("train", "-"), ("val", "--")):
         ax1.plot(epochs, [h[f"{key}_loss"] for h in history], style, label=key)
         ax2.plot(epochs, [100 * h[f"{key}_acc"] for h in history], style, label=key)
+    swa = [h["epoch"] for h in history if h.get("phase") == "swa"]
+    if swa:  # per-epoch figures there are of the weights being averaged, not of the average
+        for ax in (ax1, ax2):
+            ax.axvline(swa[0] - 0.5, color="grey", lw=0.8, ls=":", label="weight averaging")
+    if summary:  # the average itself, measured once at the end
+        ax1.plot(epochs[-1], summary["val_loss"], "k*", label="val, average")
+        ax2.plot(epochs[-1], 100 * summary["val_acc"], "k*", label="val, average")
     ax1.set(xlabel="epoch", ylabel="loss", title="loss")
     ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax1.legend(), ax2.legend()

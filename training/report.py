@@ -34,7 +34,8 @@ def checkpoint_files(model, config: dict, metrics: dict, test_images, test_label
     conf, pred = probs.max(1)
     wrong = metrics["misclassified"][:36]
     files = {
-        "curves.png": lambda p: plots.plot_curves(p, metrics["history"], name),
+        "curves.png": lambda p: plots.plot_curves(p, metrics["history"], name,
+                                                  metrics.get("swa")),
         "confusion.png": lambda p: plots.plot_confusion(p, metrics["confusion_matrix"],
                                                         names, name),
         "misclassified.png": lambda p: plots.plot_grid(
@@ -60,6 +61,15 @@ def model_card(config: dict, metrics: dict) -> str:
                      for c, v in metrics["per_class"].items())
     init = ("fine-tuned from ImageNet weights" if config["init"] == "imagenet"
             else "trained from scratch (random initialisation)")
+    main = tr.get("init_from_training") or tr  # a continued run: the run it continued
+    swa, swa_line = metrics.get("swa"), ""
+    if swa:
+        swa_line = (f"then {swa['epochs']} epoch{'s' * (swa['epochs'] != 1)} of stochastic weight averaging at lr {swa['lr']} "
+                    f"{'(a second run, from ' + tr['init_from'] + ') ' if tr.get('init_from') else ''}"
+                    f"with batch-norm statistics recomputed: validation loss "
+                    f"{swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, accuracy "
+                    f"{100 * swa['before_val_acc']:.2f}% -> {100 * swa['val_acc']:.2f}%, so the "
+                    f"{'average' if swa['kept'] else 'model before averaging'} ships;\n  ")
     return f"""---
 license: mit
 library_name: pytorch
@@ -95,8 +105,8 @@ trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}
   Normalisation: mean {config['mean']}, std {config['std']} (from the training images).
 - {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
   weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
-  augmentation {tr['augment']}; {metrics['epochs_run']} epochs (at most {tr['epochs']}),
-  {metrics['train_seconds'] / 60:.1f} min on {metrics['device']}; seed {config['seed']}.
+  augmentation {tr['augment']}; {sum(h.get('phase') != 'swa' for h in metrics['history'])} epochs (at most {main['epochs']}),
+  {swa_line}{metrics['train_seconds'] / 60:.1f} min in all on {metrics['device']}; seed {config['seed']}.
 
 ## Test metrics
 - accuracy {acc:.2f}%, cross-entropy {metrics['test_loss']:.4f}

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import random
@@ -13,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classifier.checkpoint import save_checkpoint
+from classifier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from classifier.models import build_model, count_parameters
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.report import checkpoint_files
-from training.train import fit, predict_logits
+from training.train import evaluate, fit, fit_swa, predict_logits
 
 # Per-architecture defaults, tuned for a 2-core CPU budget (a GPU finishes them in minutes).
 # lr is the peak of the one-cycle schedule; epochs is the most that run (early stopping).
@@ -62,7 +63,8 @@ DATASET_OVERRIDES = {
 }
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
-                       weights_file=None, data_dir="data", out_dir="checkpoints")
+                       weights_file=None, init_from=None, swa_epochs=0, swa_lr=None,
+                       data_dir="data", out_dir="checkpoints")
 
 
 def resolve_config(dataset: str, arch: str, **overrides) -> dict:
@@ -73,6 +75,8 @@ def resolve_config(dataset: str, arch: str, **overrides) -> dict:
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["arch_kwargs"] = dict(cfg["arch_kwargs"])
     cfg["channels_last"] = arch in ("cnn", "resnet18", "lenet5")
+    if cfg["swa_lr"] is None:
+        cfg["swa_lr"] = cfg["lr"] / 10
     return cfg
 
 
@@ -150,12 +154,21 @@ def run(cfg: dict, log=print) -> Path:
     pixels = train[0].float() / 255
     cfg["mean"], cfg["std"] = round(pixels.mean().item(), 4), round(pixels.std().item(), 4)
 
-    model = make_model(cfg, train[0]).to(device)
+    if cfg["init_from"]:
+        model, history, seconds = start_from(cfg)
+    else:
+        model, history, seconds = make_model(cfg, train[0]), [], 0.0
+    model = model.to(device)
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     log(f"{cfg['dataset']}-{cfg['arch']}: {count_parameters(model):,} parameters, "
         f"{len(train[0])} train / {len(val[0])} val images, device {device}")
-    model, history, seconds = fit(model, train, val, cfg, device, log=log)
+    model, more, took = fit(model, train, val, cfg, device, log=log)
+    history, seconds = renumber(history, more), seconds + took
+    swa = None
+    if cfg["swa_epochs"]:
+        model, swa, more, took = average_weights(model, train, val, cfg, device, history, log)
+        history, seconds = renumber(history, more), seconds + took
     model = model.to("cpu", memory_format=torch.contiguous_format).float()
 
     val_logits = predict_logits(model, val[0], cfg["mean"], cfg["std"], torch.device("cpu"))
@@ -169,6 +182,8 @@ def run(cfg: dict, log=print) -> Path:
                    train_seconds=round(seconds, 1), epochs_run=len(history),
                    device=device_name(device), history=history,
                    val_accuracy=max(h["val_acc"] for h in history))
+    if swa:
+        metrics["swa"] = swa
     log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}  "
         f"T {temperature:.3f}  weights {dtype}  {seconds:.0f}s")
     config = checkpoint_config(cfg, names, temperature)
@@ -178,6 +193,52 @@ def run(cfg: dict, log=print) -> Path:
     folder = Path(cfg["out_dir"]) / config["name"]
     save_checkpoint(folder, model, config, dtype=dtype, extra_files=files)
     return folder
+
+
+def start_from(cfg: dict):
+    """Model, history and training seconds of the checkpoint ``init_from``, which must be the
+    same architecture trained on the same dataset and training/validation split."""
+    try:
+        model, source = load_checkpoint(cfg["init_from"])
+        metrics = json.loads((Path(source["folder"]) / "metrics.json").read_text())
+    except (CheckpointError, OSError, ValueError) as err:
+        raise SystemExit(f"--init-from {cfg['init_from']}: {err}") from err
+    mine = dict(dataset=cfg["dataset"], arch=cfg["arch"], mean=cfg["mean"], std=cfg["std"])
+    theirs = {k: source[k] for k in mine}
+    if mine != theirs or source["training"]["val_size"] != cfg["val_size"] \
+            or source["seed"] != cfg["seed"]:
+        raise SystemExit(f"--init-from {cfg['init_from']}: that checkpoint was trained as "
+                         f"{theirs} (seed {source['seed']}, val size "
+                         f"{source['training']['val_size']}), not as {mine} (seed "
+                         f"{cfg['seed']}, val size {cfg['val_size']})")
+    cfg["arch_kwargs"] = source["arch_kwargs"]
+    cfg["pretrained"] = source["init"] == "imagenet"  # so the new config's init stays true
+    cfg["init_from_training"] = source["training"]
+    return model.train(), metrics["history"], metrics["train_seconds"]
+
+
+def average_weights(model, train, val, cfg, device, history, log=print):
+    """Weight averaging after the main schedule; the average replaces ``model`` only when
+    its validation loss is lower. Returns (model, summary, history, seconds)."""
+    base_loss, base_acc = evaluate(model, *val, cfg, device)
+    before = copy.deepcopy(model.state_dict())
+    averaged, more, seconds = fit_swa(model, train, val, cfg, device, log,
+                                      first_epoch=len(history) + 1)
+    loss, acc = evaluate(averaged, *val, cfg, device)
+    keep = loss < base_loss
+    log(f"weight average of {cfg['swa_epochs']} epochs: val loss {loss:.4f} acc {acc:.4f}, "
+        f"before averaging {base_loss:.4f} / {base_acc:.4f}: "
+        f"{'keeping the average' if keep else 'keeping the model before averaging'}")
+    summary = dict(epochs=cfg["swa_epochs"], lr=cfg["swa_lr"], val_loss=loss, val_acc=acc,
+                   before_val_loss=base_loss, before_val_acc=base_acc, kept=keep)
+    if not keep:
+        model.load_state_dict(before)
+    return (averaged if keep else model.eval()), summary, more, seconds
+
+
+def renumber(history: list[dict], more: list[dict]) -> list[dict]:
+    """``history`` followed by ``more``, whose epochs continue the count."""
+    return history + [{**h, "epoch": len(history) + i} for i, h in enumerate(more, 1)]
 
 
 def choose_dtype(model, images, labels, cfg) -> torch.dtype:

@@ -1,7 +1,8 @@
 """The training loop: data lives on the device as tensors, batches are indexed, not loaded.
 
 ``fit`` trains with early stopping on validation loss and returns the best model (by
-validation loss) and its history; ``predict_logits`` runs a model over a tensor of images.
+validation loss) and its history; ``fit_swa`` continues from it with stochastic weight
+averaging; ``predict_logits`` runs a model over a tensor of images.
 """
 from __future__ import annotations
 
@@ -54,6 +55,17 @@ def loss_fn(logits: torch.Tensor, y: torch.Tensor, cfg: dict) -> torch.Tensor:
     return F.cross_entropy(logits.float(), y, label_smoothing=cfg["label_smoothing"])
 
 
+def batch_inputs(images: torch.Tensor, idx: torch.Tensor, cfg: dict) -> torch.Tensor:
+    """The model's input for the uint8 ``images[idx]``: augmented as configured, normalised."""
+    x = images[idx].float().div_(255)[:, None]  # (B, 1, 28, 28) in [0, 1]
+    if cfg["augment"] in ("light", "full"):
+        x = augment(x, cfg["dataset"], cfg["augment"])
+    x = normalize(x, cfg["mean"], cfg["std"])
+    if cfg["channels_last"]:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, desc):
     """One pass over shuffled batches of uint8 ``images`` on ``device``; returns (loss, acc)."""
     model.train()
@@ -61,12 +73,7 @@ def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, d
     total_loss, correct, seen = 0.0, 0, 0
     batches = perm.split(cfg["batch_size"])
     for idx in tqdm(batches, desc=desc, leave=False, disable=not cfg["progress"]):
-        x = images[idx].float().div_(255)[:, None]  # (B, 1, 28, 28) in [0, 1]
-        if cfg["augment"] in ("light", "full"):
-            x = augment(x, cfg["dataset"], cfg["augment"])
-        x, y = normalize(x, cfg["mean"], cfg["std"]), labels[idx]
-        if cfg["channels_last"]:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x, y = batch_inputs(images, idx, cfg), labels[idx]
         with autocast(device, cfg["precision"]):
             logits = model(x)
         loss = loss_fn(logits, y, cfg)
@@ -102,6 +109,8 @@ def fit(model, train, val, cfg: dict, device: torch.device, log=print):
     """Train ``model`` on ``train`` = (images, labels); early-stop on ``val`` loss."""
     images, labels = (t.to(device) for t in train)
     val_images, val_labels = (t.to(device) for t in val)
+    if cfg["epochs"] == 0:  # e.g. straight to weight averaging from a loaded checkpoint
+        return model.eval(), [], 0.0
     opt = make_optimizer(model, cfg)
     steps = -(-len(images) // cfg["batch_size"])
     sched, per_batch = make_scheduler(opt, cfg, steps)
@@ -127,3 +136,30 @@ def fit(model, train, val, cfg: dict, device: torch.device, log=print):
                 break
     model.load_state_dict(best_state)
     return model.eval(), history, time.perf_counter() - start
+
+
+def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print, first_epoch=1):
+    """Stochastic weight averaging (Izmailov et al., 2018): ``swa_epochs`` more epochs from
+    ``model`` at the constant rate ``swa_lr``, averaging the weights at the end of each.
+    Returns the average, with batch-norm statistics recomputed for it over one pass of the
+    (augmented) training images, the history of the epochs and the seconds taken."""
+    images, labels = (t.to(device) for t in train)
+    val_images, val_labels = (t.to(device) for t in val)
+    opt = make_optimizer(model, {**cfg, "lr": cfg["swa_lr"]})
+    average = torch.optim.swa_utils.AveragedModel(model)
+    history, start = [], time.perf_counter()
+    for epoch in range(first_epoch, first_epoch + cfg["swa_epochs"]):
+        t0 = time.perf_counter()
+        tr_loss, tr_acc = train_one_epoch(model, images, labels, opt, None, False, cfg, device,
+                                          desc=f"weight averaging, epoch {epoch}")
+        average.update_parameters(model)
+        va_loss, va_acc = evaluate(model, val_images, val_labels, cfg, device)
+        history.append(dict(epoch=epoch, train_loss=tr_loss, train_acc=tr_acc, val_loss=va_loss,
+                            val_acc=va_acc, seconds=time.perf_counter() - t0, phase="swa"))
+        log(f"epoch {epoch:3d}  train loss {tr_loss:.4f} acc {tr_acc:.4f}  "
+            f"val loss {va_loss:.4f} acc {va_acc:.4f}  {time.perf_counter() - t0:.1f}s  "
+            f"(lr {cfg['swa_lr']}, averaged {epoch - first_epoch + 1})")
+    perm = torch.randperm(len(images), device=device)
+    batches = (batch_inputs(images, idx, cfg) for idx in perm.split(cfg["batch_size"]))
+    torch.optim.swa_utils.update_bn(batches, average.module)
+    return average.module.eval(), history, time.perf_counter() - start
