@@ -57,9 +57,13 @@ DATASET_OVERRIDES = {
     ("fashion-mnist", "cnn"): dict(epochs=20),
     # 10 epochs left ResNet-18 at 92.1% on clothing with validation accuracy still rising;
     # 45 epochs reach 94.28% test (val 94.32%, 101 min on 2 CPU cores), 60 epochs 94.33%
-    # (val 94.66%, 135 min). Near the peak of a long one-cycle schedule the validation loss
-    # stalls for several epochs, so no early stop here.
-    ("fashion-mnist", "resnet18"): dict(epochs=60, patience=60),
+    # (best val loss at epoch 55: val 94.40%, 135 min). Near the peak of a long one-cycle
+    # schedule the validation loss stalls for several epochs, so no early stop here.
+    # Averaging the weights of 20 more epochs at lr 0.01 then lowers val loss 0.2365 ->
+    # 0.2206 (val 94.40% -> 94.66%) and reaches 94.83% test (47 min more). The shipped
+    # checkpoint was made in two runs, the second with --init-from (see its config.json);
+    # this override does the same in one.
+    ("fashion-mnist", "resnet18"): dict(epochs=60, patience=60, swa_epochs=20),
 }
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
