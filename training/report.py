@@ -62,14 +62,16 @@ def model_card(config: dict, metrics: dict) -> str:
     init = ("fine-tuned from ImageNet weights" if config["init"] == "imagenet"
             else "trained from scratch (random initialisation)")
     main = tr.get("init_from_training") or tr  # a continued run: the run it continued
+    main_epochs = sum(h.get("phase") != "swa" for h in metrics["history"])
     swa, swa_line = metrics.get("swa"), ""
     if swa:
-        swa_line = (f"then {swa['epochs']} epoch{'s' * (swa['epochs'] != 1)} of stochastic weight averaging at lr {swa['lr']} "
-                    f"{'(a second run, from ' + tr['init_from'] + ') ' if tr.get('init_from') else ''}"
-                    f"with batch-norm statistics recomputed: validation loss "
-                    f"{swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, accuracy "
-                    f"{100 * swa['before_val_acc']:.2f}% -> {100 * swa['val_acc']:.2f}%, so the "
-                    f"{'average' if swa['kept'] else 'model before averaging'} ships;\n  ")
+        second = f" (a second run, from {tr['init_from']})" if tr.get("init_from") else ""
+        swa_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
+                    f"{swa['lr']}{second}\n  with batch-norm statistics recomputed: "
+                    f"validation loss {swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, "
+                    f"accuracy {100 * swa['before_val_acc']:.2f}% -> "
+                    f"{100 * swa['val_acc']:.2f}%,\n  so the "
+                    f"{'average' if swa['kept'] else 'model before averaging'} ships; ")
     return f"""---
 license: mit
 library_name: pytorch
@@ -105,7 +107,7 @@ trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}
   Normalisation: mean {config['mean']}, std {config['std']} (from the training images).
 - {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
   weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
-  augmentation {tr['augment']}; {sum(h.get('phase') != 'swa' for h in metrics['history'])} epochs (at most {main['epochs']}),
+  augmentation {tr['augment']}; {main_epochs} epochs (at most {main['epochs']}),
   {swa_line}{metrics['train_seconds'] / 60:.1f} min in all on {metrics['device']}; seed {config['seed']}.
 
 ## Test metrics
