@@ -67,7 +67,7 @@ def model_card(config: dict, metrics: dict) -> str:
     if swa:
         second = f" (a second run, from {tr['init_from']})" if tr.get("init_from") else ""
         swa_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
-                    f"{swa['lr']}{second}\n  with batch-norm statistics recomputed: "
+                    f"{swa['lr']:g}{second}\n  with batch-norm statistics recomputed: "
                     f"validation loss {swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, "
                     f"accuracy {100 * swa['before_val_acc']:.2f}% -> "
                     f"{100 * swa['val_acc']:.2f}%,\n  so the "

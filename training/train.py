@@ -158,7 +158,7 @@ def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print, first
                             val_acc=va_acc, seconds=time.perf_counter() - t0, phase="swa"))
         log(f"epoch {epoch:3d}  train loss {tr_loss:.4f} acc {tr_acc:.4f}  "
             f"val loss {va_loss:.4f} acc {va_acc:.4f}  {time.perf_counter() - t0:.1f}s  "
-            f"(lr {cfg['swa_lr']}, averaged {epoch - first_epoch + 1})")
+            f"(lr {cfg['swa_lr']:g}, averaged {epoch - first_epoch + 1})")
     perm = torch.randperm(len(images), device=device)
     batches = (batch_inputs(images, idx, cfg) for idx in perm.split(cfg["batch_size"]))
     torch.optim.swa_utils.update_bn(batches, average.module)
