@@ -106,7 +106,7 @@ def test_a_worse_average_is_discarded_and_the_weights_restored(data_dir):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     train, val = (images[:256], labels[:256]), (images[256:512], labels[256:512])
     model, summary, history, _ = average_weights(model, train, val, cfg, torch.device("cpu"),
-                                                 [], log=lambda *_: None)
+                                                 log=lambda *_: None)
     assert not summary["kept"] and len(history) == 1
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classifier.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from classifier.checkpoint import (METRICS_FILE, CheckpointError, load_checkpoint,
+                                  save_checkpoint)
 from classifier.models import build_model, count_parameters
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
@@ -171,7 +172,7 @@ def run(cfg: dict, log=print) -> Path:
     history, seconds = renumber(history, more), seconds + took
     swa = None
     if cfg["swa_epochs"]:
-        model, swa, more, took = average_weights(model, train, val, cfg, device, history, log)
+        model, swa, more, took = average_weights(model, train, val, cfg, device, log)
         history, seconds = renumber(history, more), seconds + took
     model = model.to("cpu", memory_format=torch.contiguous_format).float()
 
@@ -204,7 +205,7 @@ def start_from(cfg: dict):
     same architecture trained on the same dataset and training/validation split."""
     try:
         model, source = load_checkpoint(cfg["init_from"])
-        metrics = json.loads((Path(source["folder"]) / "metrics.json").read_text())
+        metrics = json.loads((Path(source["folder"]) / METRICS_FILE).read_text())
     except (CheckpointError, OSError, ValueError) as err:
         raise SystemExit(f"--init-from {cfg['init_from']}: {err}") from err
     mine = dict(dataset=cfg["dataset"], arch=cfg["arch"], mean=cfg["mean"], std=cfg["std"])
@@ -221,13 +222,12 @@ def start_from(cfg: dict):
     return model.train(), metrics["history"], metrics["train_seconds"]
 
 
-def average_weights(model, train, val, cfg, device, history, log=print):
+def average_weights(model, train, val, cfg, device, log=print):
     """Weight averaging after the main schedule; the average replaces ``model`` only when
     its validation loss is lower. Returns (model, summary, history, seconds)."""
     base_loss, base_acc = evaluate(model, *val, cfg, device)
     before = copy.deepcopy(model.state_dict())
-    averaged, more, seconds = fit_swa(model, train, val, cfg, device, log,
-                                      first_epoch=len(history) + 1)
+    averaged, more, seconds = fit_swa(model, train, val, cfg, device, log)
     loss, acc = evaluate(averaged, *val, cfg, device)
     keep = loss < base_loss
     log(f"weight average of {cfg['swa_epochs']} epochs: val loss {loss:.4f} acc {acc:.4f}, "

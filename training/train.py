@@ -107,10 +107,10 @@ def evaluate(model, images, labels, cfg, device) -> tuple[float, float]:
 
 def fit(model, train, val, cfg: dict, device: torch.device, log=print):
     """Train ``model`` on ``train`` = (images, labels); early-stop on ``val`` loss."""
-    images, labels = (t.to(device) for t in train)
-    val_images, val_labels = (t.to(device) for t in val)
     if cfg["epochs"] == 0:  # e.g. straight to weight averaging from a loaded checkpoint
         return model.eval(), [], 0.0
+    images, labels = (t.to(device) for t in train)
+    val_images, val_labels = (t.to(device) for t in val)
     opt = make_optimizer(model, cfg)
     steps = -(-len(images) // cfg["batch_size"])
     sched, per_batch = make_scheduler(opt, cfg, steps)
@@ -138,7 +138,7 @@ def fit(model, train, val, cfg: dict, device: torch.device, log=print):
     return model.eval(), history, time.perf_counter() - start
 
 
-def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print, first_epoch=1):
+def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print):
     """Stochastic weight averaging (Izmailov et al., 2018): ``swa_epochs`` more epochs from
     ``model`` at the constant rate ``swa_lr``, averaging the weights at the end of each.
     Returns the average, with batch-norm statistics recomputed for it over one pass of the
@@ -148,17 +148,17 @@ def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print, first
     opt = make_optimizer(model, {**cfg, "lr": cfg["swa_lr"]})
     average = torch.optim.swa_utils.AveragedModel(model)
     history, start = [], time.perf_counter()
-    for epoch in range(first_epoch, first_epoch + cfg["swa_epochs"]):
+    for epoch in range(1, cfg["swa_epochs"] + 1):
         t0 = time.perf_counter()
         tr_loss, tr_acc = train_one_epoch(model, images, labels, opt, None, False, cfg, device,
-                                          desc=f"weight averaging, epoch {epoch}")
+                                          desc=f"averaging epoch {epoch}/{cfg['swa_epochs']}")
         average.update_parameters(model)
         va_loss, va_acc = evaluate(model, val_images, val_labels, cfg, device)
         history.append(dict(epoch=epoch, train_loss=tr_loss, train_acc=tr_acc, val_loss=va_loss,
                             val_acc=va_acc, seconds=time.perf_counter() - t0, phase="swa"))
-        log(f"epoch {epoch:3d}  train loss {tr_loss:.4f} acc {tr_acc:.4f}  "
+        log(f"averaging epoch {epoch:3d}  train loss {tr_loss:.4f} acc {tr_acc:.4f}  "
             f"val loss {va_loss:.4f} acc {va_acc:.4f}  {time.perf_counter() - t0:.1f}s  "
-            f"(lr {cfg['swa_lr']:g}, averaged {epoch - first_epoch + 1})")
+            f"(lr {cfg['swa_lr']:g})")
     perm = torch.randperm(len(images), device=device)
     batches = (batch_inputs(images, idx, cfg) for idx in perm.split(cfg["batch_size"]))
     torch.optim.swa_utils.update_bn(batches, average.module)
