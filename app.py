@@ -6,21 +6,29 @@ Wiring only: every handler is a small function over the ``classifier`` API.
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import io
 import json
 import logging
 import os
+import signal
+import stat
+import threading
 import time
 from pathlib import Path
 
-import gradio as gr
-import numpy as np
-from gradio.data_classes import FileData
-from PIL import Image
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, read at import
 
-from classifier import (METHODS, CheckpointError, ExplainError, ImageError, list_models,
-                        load_model)
-from classifier.checkpoint import CHECKPOINTS_DIR
-from classifier.explain import methods_for
+import gradio as gr  # noqa: E402
+import numpy as np
+from gradio.data_classes import FileData  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from classifier import (METHODS, CheckpointError, ExplainError, ImageError,  # noqa: E402
+                        list_models, load_model)
+from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
+from classifier.explain import methods_for  # noqa: E402
 
 log = logging.getLogger("app")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -30,22 +38,49 @@ EXAMPLES = ROOT / "examples"
 DATASETS = {"digits": "mnist", "clothing": "fashion-mnist"}
 # Models from the Hugging Face Hub join the shipped ones: HUB_MODELS="user/mnist-cnn,..."
 HUB_MODELS = [r.strip() for r in os.environ.get("HUB_MODELS", "").split(",") if r.strip()]
+HUB_TIMEOUT_S = float(os.environ.get("HUB_TIMEOUT_S", 60))
+# Uploads and results live in Gradio's upload folder: files older than CACHE_AGE_S are
+# deleted every CACHE_SWEEP_S, and the folder never holds more than DISK_BUDGET_MB.
+CACHE_SWEEP_S, CACHE_AGE_S = 60, 600
+DISK_BUDGET_MB = float(os.environ.get("DISK_BUDGET_MB", 500))
+NO_IMAGE = "No image was received: upload an image file (PNG, JPEG, WebP, ...)."
 
 
-def hub_models(repo_ids: list[str]) -> list[dict]:
-    found = []
+def fetch_hub_models(repo_ids: list[str], timeout: float = HUB_TIMEOUT_S) -> dict[str, str]:
+    """{repo id: local folder} of the Hub models that download and load within ``timeout``
+    seconds each; the others are skipped with a log line. Runs once, at start."""
+    found = {}
     for repo_id in repo_ids:
-        try:
-            clf = load_model(repo_id)
-        except CheckpointError as err:
-            log.warning("skipping Hub model %s: %s", repo_id, err)
-            continue
-        found.append({"name": repo_id, "dataset": clf.dataset, "arch": clf.arch,
-                      "test_accuracy": clf.test_accuracy})
+        result: dict = {}
+        worker = threading.Thread(target=_fetch, args=(repo_id, result), daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if "folder" in result:
+            found[repo_id] = result["folder"]
+        else:
+            log.warning("skipping Hub model %s: %s", repo_id,
+                        result.get("error", f"no answer within {timeout:g} s"))
     return found
 
 
-ALL_MODELS = list_models() + hub_models(HUB_MODELS)
+def _fetch(repo_id: str, result: dict) -> None:
+    try:
+        folder = str(resolve_checkpoint(repo_id))
+        load_model(folder)  # a checkpoint that does not load is skipped now, not per request
+        result["folder"] = folder
+    except Exception as err:  # offline, unknown repo, broken checkpoint: skip it
+        result["error"] = str(err)
+
+
+# The only models a request can choose, by canonical name -> the folder they load from.
+# Fixed here, at start: no request browses the disk or reaches the network for a model.
+ALL_MODELS = list_models()
+SERVED = {m["name"]: str(CHECKPOINTS_DIR / m["name"]) for m in ALL_MODELS}
+for _repo, _folder in fetch_hub_models([r for r in HUB_MODELS if r not in SERVED]).items():
+    _clf = load_model(_folder)
+    SERVED[_repo] = _folder
+    ALL_MODELS.append({"name": _repo, "dataset": _clf.dataset, "arch": _clf.arch,
+                       "test_accuracy": _clf.test_accuracy})
 MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS.values()}
 DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
@@ -54,12 +89,22 @@ MAX_UPLOAD = "10mb"
 BRUSH = gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed")
 
 
-def get_model(name: str, dataset: str | None = None):
-    """A model by name, restricted to ``dataset``; unknown names get a clear error."""
-    known = MODELS.get(dataset, []) if dataset else [m["name"] for m in ALL_MODELS]
-    if name not in known and "/" not in str(name):
-        raise CheckpointError(f"Unknown model {name!r}. Available: {', '.join(known)}.")
-    return load_model(name)
+def get_model(name, dataset: str | None = None):
+    """A served model by its canonical name, restricted to ``dataset``; anything else gets
+    a clear error naming the choices."""
+    known = MODELS.get(dataset, []) if dataset else list(SERVED)
+    if not isinstance(name, str) or name not in known:
+        raise CheckpointError(f"Unknown model {_short(name)}. Available: {', '.join(known)}.")
+    try:
+        return load_model(SERVED[name])
+    except CheckpointError:
+        log.exception("served model %s failed to load", name)
+        raise CheckpointError(f"The model {name} could not be loaded.") from None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
@@ -125,7 +170,7 @@ def compare_models(seen: np.ndarray, dataset: str):
     """Every model of ``dataset`` on the same 28x28 input: top-3, latency, small overlay."""
     rows, gallery = [], []
     for name in MODELS[dataset]:
-        clf = load_model(name)
+        clf = get_model(name)
         top, ms = top3(clf, seen)
         top = list(top.items())
         method = "gradcam" if clf.has_conv else "saliency"
@@ -181,11 +226,11 @@ def classify(image: FileData, model: str = "mnist-cnn") -> dict:
     """Classify an image file with one model: {"label", "confidences", "model"}."""
     try:
         clf = get_model(model)
-        probs = clf.predict_proba(_path(image))
+        probs = clf.predict_proba(uploaded_file(image))
     except (ImageError, CheckpointError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise refuse(err) from None
     label = max(probs, key=probs.get)
-    return {"label": label, "confidences": probs, "model": clf.name}
+    return {"label": label, "confidences": probs, "model": model}
 
 
 def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
@@ -193,36 +238,132 @@ def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
     """Explanation overlay (PNG) of ``model`` for ``target`` (default: predicted class).
     method: saliency, integrated_gradients, smoothgrad or gradcam."""
     try:
-        e = get_model(model).explain(_path(image), method=method, target=target or None)
+        e = get_model(model).explain(uploaded_file(image), method=method,
+                                     target=target or None)
     except (ImageError, CheckpointError, ExplainError, ValueError) as err:
-        raise gr.Error(str(err)) from err
-    out = Path(gr.utils.get_upload_folder()) / f"explain-{time.time_ns()}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(e.overlay).save(out)
-    return FileData(path=str(out))
+        raise refuse(err) from None
+    return FileData(path=save_result(e.overlay))
 
 
 def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
     """Every model of ``dataset`` (mnist or fashion-mnist) on one image file: for each,
     {"model", "label", "top3": {class: probability}, "ms"}."""
-    if dataset not in MODELS:
-        raise gr.Error(f"Unknown dataset {dataset!r}; choose one of {sorted(MODELS)}.")
     try:
-        seen = load_model(MODELS[dataset][0]).preprocess(_path(image))
+        if not isinstance(dataset, str) or dataset not in MODELS:
+            raise ValueError(f"Unknown dataset {_short(dataset)}; choose one of "
+                             f"{sorted(MODELS)}.")
+        seen = get_model(MODELS[dataset][0]).preprocess(uploaded_file(image))
     except (ImageError, CheckpointError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise refuse(err) from None
     out = []
     for name in MODELS[dataset]:
-        top, ms = top3(load_model(name), seen)
+        top, ms = top3(get_model(name), seen)
         out.append({"model": name, "label": next(iter(top)), "top3": top, "ms": round(ms, 2)})
     return out
 
 
-def _path(image) -> str:
-    path = image.get("path") if isinstance(image, dict) else getattr(image, "path", image)
-    if not path:
-        raise ImageError("No image was sent.")
-    return str(path)
+def refuse(err: Exception) -> gr.Error:
+    """A user's mistake: one log line and a message, no traceback."""
+    log.info("request refused: %s", err)
+    return gr.Error(str(err), print_exception=False)
+
+
+# ------------------------------------------------------------------ files on the server
+
+def upload_folder() -> Path:
+    return Path(gr.utils.get_upload_folder()).resolve()
+
+
+def uploaded_file(image) -> str:
+    """The path of a file that Gradio received as an upload. Anything else (a bare path, a
+    dict without Gradio's file marker, a file outside the upload folder, a missing file) is
+    refused with the one message of a missing image: a caller learns nothing of the disk."""
+    meta = image.get("meta") if isinstance(image, dict) else None
+    path = image.get("path") if isinstance(meta, dict) else None
+    if meta and meta.get("_type") == "gradio.FileData" and isinstance(path, str):
+        try:
+            real = Path(path).resolve()
+            if real.is_relative_to(upload_folder()) and real.is_file():
+                return str(real)
+        except (OSError, ValueError):  # a null byte, a loop of links, ...
+            pass
+    raise ImageError(NO_IMAGE)
+
+
+def save_result(rgb: np.ndarray) -> str:
+    """A PNG in the upload folder named by its content, so repeated answers share one file;
+    Gradio tracks it and deletes it with the other temporary files."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    out = upload_folder() / "results" / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if out.is_file():
+        os.utime(out)  # handed out again: its age starts over
+        return str(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.{threading.get_ident()}")
+    staging.write_bytes(data)
+    staging.replace(out)
+    return str(out)
+
+
+def prune(folder: Path, max_bytes: float, started: float = 0.0, max_age: float = CACHE_AGE_S,
+          now: float | None = None) -> int:
+    """Keep ``folder`` within ``max_bytes``: delete what an earlier run left (files older than
+    ``max_age`` seconds, untouched since before ``started``), then the oldest of this run's
+    files until the rest fit. Files made or touched at start (examples) are kept. Returns
+    the bytes left."""
+    now = time.time() if now is None else now
+    files, total = [], 0
+    for path in folder.rglob("*"):
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        if st.st_mtime < started and now - st.st_mtime > max_age:
+            path.unlink(missing_ok=True)
+            continue
+        total += st.st_size
+        if st.st_mtime >= started:
+            files.append((st.st_mtime, st.st_size, path))
+    for _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+    return total
+
+
+def keep_bounded(every_s: float = 10.0) -> threading.Thread:
+    """For the server's life, in the background: prune the upload folder to DISK_BUDGET_MB,
+    and hand memory that requests freed back to the system."""
+    started = time.time()
+    libc = _glibc()
+    if libc:  # few malloc arenas: threads that took turns on a model share freed memory
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+
+    def loop():
+        while True:
+            if libc:
+                libc.malloc_trim(0)
+            try:
+                prune(upload_folder(), DISK_BUDGET_MB * 2**20, started=started)
+            except OSError as err:
+                log.warning("pruning the upload folder failed: %s", err)
+            time.sleep(every_s)
+
+    thread = threading.Thread(target=loop, name="keep-bounded", daemon=True)
+    thread.start()
+    return thread
+
+
+def _glibc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not Linux with glibc: nothing to tune
+        return None
 
 
 # ------------------------------------------------------------------ layout
@@ -231,9 +372,9 @@ def input_panel(dataset: str):
     """Model selector, explanation controls and all result components of one tab."""
     names = MODELS[dataset]
     default = DEFAULT[dataset] if DEFAULT[dataset] in names else (names[0] if names else None)
-    applicable = methods_for(load_model(default)) if default else {m: None for m in METHODS}
+    applicable = methods_for(get_model(default)) if default else {m: None for m in METHODS}
     titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
-    classes = load_model(default).class_names if default else []
+    classes = get_model(default).class_names if default else []
     with gr.Row():
         model = gr.Dropdown(names, value=default, label="Model")
         method = gr.Radio(titles, value=titles[-1], label="Explanation")
@@ -268,11 +409,28 @@ def wire(source, state, controls, outputs, dataset: str) -> None:
                        show_progress="hidden", api_visibility="private")
 
 
+def image_upload(**kwargs) -> gr.Image:
+    """A file-path ``gr.Image`` whose unreadable files reach the app, which says what is
+    wrong, instead of failing inside Gradio's own decoding with no message on the page."""
+    component = gr.Image(type="filepath", image_mode=None, **kwargs)
+    decode = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return decode(payload)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return str(payload.path) if payload is not None and payload.path else None
+
+    component.preprocess = preprocess  # a subclass would make Gradio write a .pyi at import
+    return component
+
+
 def examples(kind: str) -> list[str]:
     return sorted(str(p) for p in (EXAMPLES / kind).glob("*") if p.suffix in (".png", ".jpg"))
 
 
-with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as demo:
+with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
+               delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
     gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
                 "Twelve models trained in this repository answer, show the 28x28 image they "
                 "saw, and show why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.")
@@ -286,9 +444,9 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as dem
                                       elem_id="sketchpad")
             with gr.Tab("Upload"):
                 # filepath: the classifier reads the file itself (EXIF orientation, any mode)
-                digit_upload = gr.Image(label="Photo or scan of a digit", type="filepath",
-                                        height=300, image_mode=None,
-                                        sources=["upload", "clipboard", "webcam"])
+                digit_upload = image_upload(label="Photo or scan of a digit", height=300,
+                                        sources=["upload", "clipboard", "webcam"],
+                                        elem_id="digit-upload")
                 gr.Examples(examples("digit"), inputs=digit_upload,
                             cache_examples=False)
         controls, outputs = input_panel("mnist")
@@ -296,9 +454,9 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain") as dem
         wire(digit_upload, digit_state, controls, outputs, "mnist")
     with gr.Tab("Clothing"):
         cloth_state = gr.State(None)
-        cloth_upload = gr.Image(label="Photo of one piece of clothing", type="filepath",
-                                height=300, image_mode=None,
-                                sources=["upload", "clipboard", "webcam"])
+        cloth_upload = image_upload(label="Photo of one piece of clothing", height=300,
+                                sources=["upload", "clipboard", "webcam"],
+                                elem_id="clothing-upload")
         gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
                     examples_per_page=30)
         controls, outputs = input_panel("fashion-mnist")
@@ -343,12 +501,20 @@ SELECT_BRUSH = """() => {
 demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
 
 
-
 def launch_options() -> dict:
-    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH,
+    # state_session_capacity: each open page keeps its last input (a drawing is ~1 MB)
+    # max_threads: fewer worker threads, fewer per-thread buffers in torch and malloc
+    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH, state_session_capacity=256,
+                max_threads=8,
                 server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
 
 
+def stop(*_):
+    raise KeyboardInterrupt  # Gradio then closes the server and deletes its temporary files
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop)  # docker stop, a Space restart
+    keep_bounded()
     demo.launch(**launch_options())

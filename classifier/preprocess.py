@@ -29,6 +29,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they exhaust memory
+# Every image is reduced to at most this many pixels across before any float copy is made:
+# ample for a 20 px digit box or a 28 px garment, and it bounds the memory of one request.
+WORK_SIZE = 1024
+NOT_AN_IMAGE = ("This file is not an image that can be read (it may be corrupt, or of an "
+                "unsupported type).")
+TOO_LARGE = f"This image is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)."
 DIGIT_DATASETS = ("mnist",)
 
 
@@ -78,24 +84,45 @@ def load_rgba(image) -> np.ndarray:
 
 
 def _open(source) -> Image.Image:
+    """Decode a file at no more than the working size: the header is checked first, JPEGs
+    decode at a reduced scale (``draft``), and anything larger is shrunk before a float copy
+    exists, so a 36-megapixel upload costs about one 8-bit decode, not a float image."""
     try:
         Image.MAX_IMAGE_PIXELS = MAX_PIXELS
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError(TOO_LARGE)
+        if image.format == "JPEG":
+            image.draft(image.mode, (WORK_SIZE, WORK_SIZE))
         image.load()
+        image = _shrink(image)
         return ImageOps.exif_transpose(image)
     except FileNotFoundError as err:
-        raise ImageError(f"No such file: {source}") from err
+        raise ImageError("No such file.") from err
     except Image.DecompressionBombError as err:
-        raise ImageError("This image is too large to process (over "
-                         f"{MAX_PIXELS // 1_000_000} megapixels).") from err
+        raise ImageError(TOO_LARGE) from err
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError("This file is not an image that can be read (it may be corrupt, "
-                         "or of an unsupported type).") from err
+        if isinstance(err, ImageError):
+            raise
+        raise ImageError(NOT_AN_IMAGE) from err
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """At most WORK_SIZE on the longer side (the square box keeps EXIF rotation exact)."""
+    if max(image.size) <= WORK_SIZE:
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    elif image.mode in ("1", "I;16", "I;16B", "I;16L"):
+        image = image.convert("L" if image.mode == "1" else "I")
+    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
 
 
 def _pil_to_rgba(image: Image.Image) -> np.ndarray:
     if image.width * image.height > MAX_PIXELS:
-        raise ImageError("This image is too large to process.")
+        raise ImageError(TOO_LARGE)
+    image = _shrink(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return _array_to_rgba(np.asarray(image))
     if image.mode == "P":
@@ -110,7 +137,9 @@ def _array_to_rgba(a: np.ndarray) -> np.ndarray:
         raise ImageError(f"Unsupported image array of shape {a.shape}: expected (H, W) or "
                          "(H, W, C) with 1 to 4 channels.")
     if a.shape[0] * a.shape[1] > MAX_PIXELS:
-        raise ImageError("This image is too large to process.")
+        raise ImageError(TOO_LARGE)
+    if max(a.shape[:2]) > WORK_SIZE:
+        a = _shrink_array(a)
     if a.dtype == np.uint8:
         x = a.astype(np.float32) / 255
     elif a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255):
@@ -129,6 +158,18 @@ def _array_to_rgba(a: np.ndarray) -> np.ndarray:
     rgb = np.repeat(x[..., :1], 3, axis=2) if gray_alpha else x[..., :3]
     alpha = x[..., -1:] if channels in (2, 4) else np.ones_like(x[..., :1])
     return np.concatenate([rgb, alpha], axis=2)
+
+
+def _shrink_array(a: np.ndarray) -> np.ndarray:
+    """A large array at the working size, before it is converted to float: 8-bit images
+    through PIL (anti-aliased), anything else by taking every k-th pixel."""
+    if a.dtype == np.uint8:
+        image = Image.fromarray(np.ascontiguousarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1
+                                                     else a))
+        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return np.asarray(image)
+    k = int(np.ceil(max(a.shape[:2]) / WORK_SIZE))
+    return a[::k, ::k]
 
 
 # ---------------------------------------------------------------- shared helpers

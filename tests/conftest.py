@@ -1,4 +1,5 @@
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,29 @@ def data_dir() -> Path:
             pytest.fail(f"REQUIRE_DATA=1 but no datasets under {DATA_DIR}")
         pytest.skip(f"datasets not found under {DATA_DIR} (set DATA_DIR)")
     return DATA_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served():
+    """The app launched once for the whole run: (its URL, a gradio_client for it)."""
+    import app
+    from gradio_client import Client
+
+    port = free_port()
+    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True,
+                    **{k: v for k, v in app.launch_options().items()
+                       if k not in ("server_port", "server_name", "js")})
+    url = f"http://127.0.0.1:{port}/"
+    yield url, Client(url, verbose=False)
+    app.demo.close()
+
+
+@pytest.fixture
+def client(served):
+    return served[1]

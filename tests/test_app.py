@@ -1,6 +1,4 @@
 """The app's handlers called directly, then one round trip per named endpoint."""
-import socket
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -73,23 +71,6 @@ def test_clothing_example_runs_end_to_end():
 def test_models_tab_card():
     summary, table, confusion, *_ = app.model_card("mnist-linear")
     assert "Test accuracy" in summary and len(table) == 10 and confusion.endswith(".png")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client():
-    from gradio_client import Client
-
-    port = free_port()
-    app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True,
-                    max_file_size=app.MAX_UPLOAD)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    app.demo.close()
 
 
 @pytest.fixture

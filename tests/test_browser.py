@@ -92,3 +92,23 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
         page.wait_for_timeout(2000)
         page.screenshot(path=str(shots / "models.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.parametrize("name,content", [("notes.png", b"a text file, renamed"),
+                                          ("empty.jpg", b"")])
+def test_uploading_a_file_that_is_not_an_image_shows_the_message(server, tmp_path, name,
+                                                                  content):
+    sync_api = require_browser()
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto(server)
+        page.get_by_role("tab", name="Clothing").click()
+        page.locator("#clothing-upload input[type=file]").set_input_files(str(bad))
+        message = page.get_by_text("This file is not an image that can be read")
+        message.wait_for(timeout=30000)
+        assert message.is_visible()
+        page.screenshot(path=str(tmp_path / "not-an-image.png"))
+        browser.close()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier.preprocess import BlankImageError, ImageError, normalize, prepare
+from classifier.preprocess import (WORK_SIZE, BlankImageError, ImageError, load_rgba, normalize,
+                                   prepare)
 from training.data import read_split
 
 
@@ -150,6 +151,20 @@ def test_huge_images_are_refused_before_decoding(tmp_path):
     Image.new("L", (9000, 9000)).save(buf, format="PNG")  # 81 megapixels, tiny file
     with pytest.raises(ImageError, match="too large"):
         prepare(buf.getvalue(), "mnist")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "array"])
+def test_large_images_are_reduced_before_any_float_copy(tmp_path, fmt):
+    big = np.full((4000, 6000), 250, np.uint8)
+    big[400:3600, 2800:3300] = 10  # a "1" drawn with a marker, photographed at 24 MP
+    path = tmp_path / f"big.{fmt.lower()}"
+    if fmt != "array":
+        Image.fromarray(big).save(path, format=fmt)
+    rgba = load_rgba(big if fmt == "array" else str(path))
+    assert rgba.shape == (round(WORK_SIZE * 2 / 3), WORK_SIZE, 4)  # aspect ratio kept
+    small = np.asarray(Image.fromarray(big).resize((600, 400), Image.Resampling.LANCZOS))
+    # the same digit as from a small copy, up to the odd pixel at an edge
+    assert np.abs(prepare(rgba, "mnist").astype(int) - prepare(small, "mnist")).mean() < 4
 
 
 def test_clothing_on_white_is_cropped_inverted_and_stretched():
