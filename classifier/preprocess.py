@@ -115,8 +115,23 @@ def _shrink(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA")
     elif image.mode in ("1", "I;16", "I;16B", "I;16L"):
         image = image.convert("L" if image.mode == "1" else "I")
-    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    factor = max(image.size) // WORK_SIZE
+    if factor >= 2:
+        image = _reduce_in_strips(image, factor)
+    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS)
     return image
+
+
+def _reduce_in_strips(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` (a box filter), a band of rows at a time: reducing RGBA at
+    once makes a premultiplied full-size copy, as large as the decoded image itself."""
+    width, height = image.size
+    out = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+    rows = 64 * factor
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(top + rows, height)))
+        out.paste(band.reduce(factor), (0, top // factor))
+    return out
 
 
 def _pil_to_rgba(image: Image.Image) -> np.ndarray:
