@@ -25,8 +25,8 @@ import numpy as np
 from gradio.data_classes import FileData  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from classifier import (METHODS, CheckpointError, ExplainError, ImageError,  # noqa: E402
-                        list_models, load_model)
+from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
+                        ExplainError, ImageError, list_models, load_model)
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
 
@@ -130,6 +130,8 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
     except (ImageError, CheckpointError, ExplainError, ValueError) as err:
         log.info("user input refused: %s", err)
+        if isinstance(err, ImageError) and not isinstance(err, BlankImageError):
+            gr.Warning(str(err))  # a file that cannot be used: say so in view, too
         return f"**{err}**", *empty
     except Exception:  # a bug must not take the page down: log it, say so
         log.exception("analysis failed")

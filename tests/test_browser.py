@@ -107,8 +107,9 @@ def test_uploading_a_file_that_is_not_an_image_shows_the_message(server, tmp_pat
         page.goto(server)
         page.get_by_role("tab", name="Clothing").click()
         page.locator("#clothing-upload input[type=file]").set_input_files(str(bad))
-        message = page.get_by_text("This file is not an image that can be read")
-        message.wait_for(timeout=30000)
-        assert message.is_visible()
+        said = "This file is not an image that can be read"
+        toast = page.get_by_test_id("toast-text").filter(has_text=said)  # in view at once
+        toast.wait_for(timeout=30000)
+        assert page.get_by_role("strong").filter(has_text=said).is_visible()  # and in the status
         page.screenshot(path=str(tmp_path / "not-an-image.png"))
         browser.close()
