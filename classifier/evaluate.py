@@ -64,3 +64,37 @@ def evaluate_dataset(clf, data_dir: str | Path, batch_size: int = 500) -> dict:
     correct = int((preds == labels).sum())
     return {"model": clf.name, "dataset": clf.dataset, "accuracy": correct / len(labels),
             "correct": correct, "total": len(labels)}
+
+
+# Real clothing photos (development only, never for training): the Fashion-MNIST answers a
+# sensible person accepts for each photo class; hat, shorts and skirt have none.
+ACCEPTED = {"t-shirt": ("T-shirt/top", "Shirt"), "pants": ("Trouser",),
+            "longsleeve": ("Pullover", "Coat", "Shirt"), "outwear": ("Coat", "Pullover"),
+            "dress": ("Dress",), "shirt": ("Shirt", "T-shirt/top"),
+            "shoes": ("Sandal", "Sneaker", "Ankle boot")}
+
+
+def photo_labels(folder: str | Path) -> list[tuple[Path, str]]:
+    """(photo path, photo class) for the mapped classes of a ``clothing-photos`` folder."""
+    folder = Path(folder)
+    rows = [line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:]]
+    return [(folder / "images" / f, c.strip()) for f, c in rows if c.strip() in ACCEPTED]
+
+
+def evaluate_photos(clf, folder: str | Path) -> dict:
+    """Accepted answers and refusals of ``clf`` on the real photos, overall and per class."""
+    from classifier.preprocess import BlankImageError
+
+    per_class: dict[str, list[int]] = {c: [0, 0, 0] for c in ACCEPTED}  # accepted, refused, n
+    for path, photo_class in photo_labels(folder):
+        counts = per_class[photo_class]
+        counts[2] += 1
+        try:
+            counts[0] += clf.predict(path) in ACCEPTED[photo_class]
+        except BlankImageError:
+            counts[1] += 1
+    total = sum(c[2] for c in per_class.values())
+    return {"model": clf.name, "accepted": sum(c[0] for c in per_class.values()) / total,
+            "refused": sum(c[1] for c in per_class.values()), "total": total,
+            "per_class": {k: {"accepted": a, "refused": r, "n": n}
+                          for k, (a, r, n) in per_class.items()}}

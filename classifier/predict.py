@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
-from classifier.preprocess import normalize, prepare
+from classifier.preprocess import normalize, prepare, recipe_for
 
 
 class Classifier:
@@ -27,6 +27,7 @@ class Classifier:
         self.config = config
         self.name: str = config.get("name") or Path(config.get("folder", "model")).name
         self.dataset: str = config["dataset"]
+        self.recipe: str = recipe_for(config)  # how user images become its 28x28 input
         self.arch: str = config["arch"]
         self.class_names: list[str] = list(config["class_names"])
         self.temperature: float = float(config.get("temperature", 1.0))
@@ -46,7 +47,7 @@ class Classifier:
 
     def preprocess(self, image) -> np.ndarray:
         """The uint8 (28, 28) image the model sees (background 0), for display too."""
-        return prepare(image, self.dataset)
+        return prepare(image, self.recipe)
 
     def seen(self, image) -> np.ndarray:
         """``preprocess(image)``, unless ``image`` already is a prepared uint8 28x28."""

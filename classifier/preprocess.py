@@ -32,10 +32,10 @@ MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they exhaust m
 # Every image is reduced to at most this many pixels across before any float copy is made:
 # ample for a 20 px digit box or a 28 px garment, and it bounds the memory of one request.
 WORK_SIZE = 1024
+MASK_SIZE, GRABCUT_ITERATIONS = 160, 5  # measured on real photos: see benchmarks/photos.py
 NOT_AN_IMAGE = ("This file is not an image that can be read (it may be corrupt, or of an "
                 "unsupported type).")
 TOO_LARGE = f"This image is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)."
-DIGIT_DATASETS = ("mnist",)
 
 
 class ImageError(ValueError):
@@ -342,9 +342,9 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return (labels == ids[counts.argmax()])[0, 0].numpy() if len(ids) else mask
 
 
-def prepare_clothing(rgba: np.ndarray) -> np.ndarray:
-    """Fashion-MNIST's own conversion (background from the border, crop, square, 28 px,
-    grayscale, inverted so the background is black, contrast stretched). uint8 (28, 28)."""
+def prepare_clothing_v1(rgba: np.ndarray) -> np.ndarray:
+    """The first recipe, kept to compare with: the item is whatever differs from the border's
+    median colour (it fails on textured or coloured backgrounds). uint8 (28, 28)."""
     rgb = _over_white(rgba) if _has_transparency(rgba) else rgba[..., :3]
     # Find the item on a copy at most 160 px across (speed); crop the full image.
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / 160)))
@@ -373,18 +373,154 @@ def prepare_clothing(rgba: np.ndarray) -> np.ndarray:
     return _to_uint8(np.clip(small28 / top, 0, 1))
 
 
+def garment_mask(rgb: np.ndarray) -> np.ndarray:
+    """Where the garment is in a photo (H, W, 3) in [0, 1]: boolean (H, W).
+
+    GrabCut (colour models of the garment and of its surroundings, refined with a graph
+    cut) seeded with a rectangle just inside the border, at most MASK_SIZE px across; then
+    the largest region (one shoe of a pair), with its holes filled. A photo where that finds
+    almost nothing falls back to the border-colour difference, then to the whole frame.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, MASK_SIZE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(_to_uint8(rgb)[..., ::-1], size, interpolation=cv2.INTER_AREA)  # BGR
+    sh, sw = small.shape[:2]
+    inset = max(1, min(sh, sw) // 40)
+    if min(sh, sw) > 4 * inset + 4:
+        mask = np.zeros((sh, sw), np.uint8)
+        models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)  # GrabCut's k-means starts from random centres: same photo, same mask
+        cv2.grabCut(small, mask, (inset, inset, sw - 2 * inset, sh - 2 * inset), *models,
+                    GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)
+        found = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    else:
+        found = np.zeros((sh, sw), bool)
+    if found.mean() < 0.01:
+        found = _border_difference(small[..., ::-1].astype(np.float32) / 255)
+    if found.mean() < 0.01:
+        found = np.ones_like(found)
+    found = _fill_holes(_largest_region(found))
+    full = cv2.resize(found.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    return full.astype(bool)
+
+
+def _border_difference(rgb: np.ndarray) -> np.ndarray:
+    background = np.median(_border(rgb), axis=0)  # (3,)
+    distance = np.abs(rgb - background).max(axis=2)
+    return distance > max(0.08, 3 * float(np.percentile(_border(distance), 90)))
+
+
+def _largest_region(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    if count <= 1:
+        return mask
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every region that the outside cannot reach filled in."""
+    import cv2
+
+    outside = np.pad(mask.astype(np.uint8), 1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
+
+
+def prepare_clothing(rgba: np.ndarray) -> np.ndarray:
+    """A photo of a garment as Fashion-MNIST shows one (``clothing-photo-v2``): find the
+    garment (``garment_mask``; the alpha channel where the image has one), crop to it, pad
+    to a square, 28 px, grayscale and inverted so the background is black and dark cloth
+    bright, contrast stretched. uint8 (28, 28)."""
+    return clothing_steps(rgba)["seen"]
+
+
+def clothing_steps(rgba: np.ndarray) -> dict[str, np.ndarray]:
+    """What ``prepare_clothing`` does, step by step, to show users: ``mask`` (H, W) bool,
+    ``box`` (top, bottom, left, right), ``crop`` (the item on black, float) and ``seen``."""
+    if _has_transparency(rgba):
+        rgb, mask = _over_white(rgba), rgba[..., 3] > 0.5
+    else:
+        rgb = rgba[..., :3]
+        if _is_featureless(rgb):
+            raise BlankImageError("No item found: the image is one even colour. Upload a "
+                                  "photo of one piece of clothing.")
+        mask = garment_mask(rgb)
+    box = _bbox(mask)
+    if box is None:
+        raise BlankImageError("No item found: the image is transparent everywhere.")
+    r0, r1, c0, c1 = box
+    inside = mask[r0:r1, c0:c1]
+    square = _square(np.where(inside, 1.0 - _luminance(rgb[r0:r1, c0:c1]), 0.0))
+    small28 = _area_resize(square, 28)
+    top = float(np.percentile(small28, 99.5))
+    if top < 0.04:  # a white garment: nearly black once inverted; show its shape instead
+        small28, top = _area_resize(_square(inside), 28), 1.0
+    seen = _to_uint8(np.clip(small28 / top, 0, 1))
+    return {"mask": mask, "box": np.array(box), "crop": square, "seen": seen}
+
+
+def _is_featureless(rgb: np.ndarray) -> bool:
+    """No object at all: averaged over 8x8-pixel blocks (which removes sensor noise), the
+    whole image stays within a few percent of one brightness."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    coarse = cv2.resize(_luminance(rgb), (max(1, w // 8), max(1, h // 8)),
+                        interpolation=cv2.INTER_AREA)
+    return float(np.percentile(coarse, 99.5) - np.percentile(coarse, 0.5)) < 0.06
+
+
+def _area_resize(a: np.ndarray, side: int) -> np.ndarray:
+    """A float square to ``side`` px by averaging (no ringing into the black margin)."""
+    import cv2
+
+    return np.clip(cv2.resize(a.astype(np.float32), (side, side),
+                              interpolation=cv2.INTER_AREA), 0, None)
+
+
+def _square(a: np.ndarray) -> np.ndarray:
+    """``a`` (float) centred on a black square."""
+    h, w = a.shape
+    side = max(h, w)
+    out = np.zeros((side, side), np.float32)
+    out[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
+    return out
+
+
 # ---------------------------------------------------------------- entry point
 
-def prepare(image, dataset: str) -> np.ndarray:
-    """Any supported input -> uint8 (28, 28), background 0, the way ``dataset`` was made."""
+# Each checkpoint names the recipe its inputs were made with (config "preprocess");
+# checkpoints from before that field get their dataset's default.
+RECIPES = {"digit-v1": prepare_digit, "clothing-photo-v2": prepare_clothing,
+           "clothing-v1": prepare_clothing_v1}
+DEFAULT_RECIPE = {"mnist": "digit-v1", "fashion-mnist": "clothing-photo-v2"}
+
+
+def recipe_for(config: dict) -> str:
+    """The preprocessing recipe a checkpoint config asks for."""
+    recipe = config.get("preprocess") or DEFAULT_RECIPE.get(config.get("dataset"))
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown preprocessing recipe {recipe!r}; known: {sorted(RECIPES)}")
+    return recipe
+
+
+def prepare(image, recipe: str) -> np.ndarray:
+    """Any supported input -> uint8 (28, 28), background 0, made by ``recipe`` (a name in
+    RECIPES, or a dataset name for its default recipe)."""
+    recipe = DEFAULT_RECIPE.get(recipe, recipe)
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown preprocessing recipe {recipe!r}; known: {sorted(RECIPES)}")
     rgba = load_rgba(image)
     passed = _passthrough(rgba)
     if passed is not None:
         if passed.max() < 30:
             raise BlankImageError("Draw a digit first: the image is blank."
-                                  if dataset in DIGIT_DATASETS else
+                                  if recipe.startswith("digit") else
                                   "No item found: the image is blank.")
         return passed
-    if dataset in DIGIT_DATASETS:
-        return prepare_digit(rgba)
-    return prepare_clothing(rgba)
+    return RECIPES[recipe](rgba)

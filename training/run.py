@@ -17,6 +17,7 @@ import torch
 from classifier.checkpoint import (METRICS_FILE, CheckpointError, load_checkpoint,
                                   save_checkpoint)
 from classifier.models import build_model, count_parameters
+from classifier.preprocess import DEFAULT_RECIPE
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.report import checkpoint_files
@@ -278,6 +279,7 @@ def checkpoint_config(cfg: dict, class_names: list[str], temperature: float) -> 
         "dataset": cfg["dataset"],
         "class_names": class_names,
         "input_size": [1, 28, 28],
+        "preprocess": DEFAULT_RECIPE[cfg["dataset"]],  # how user images become model input
         "mean": cfg["mean"],
         "std": cfg["std"],
         "temperature": round(temperature, 4),
