@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import stat
 import threading
@@ -117,13 +118,13 @@ def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
 def analyse(image, model_name: str, method_title: str, target: str, compare_on: bool,
             dataset: str):
     """Everything the page shows for one input. Errors become a message, never a crash."""
-    empty = (None, None, None, "", [], None, [])
+    empty = (None, None, None, "", [], None, [], [])
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
         return ("Draw a digit or upload an image." if dataset == "mnist"
                 else "Upload a photo of a piece of clothing, or pick an example."), *empty
     try:
         clf = get_model(model_name, dataset)
-        seen = clf.preprocess(image)
+        seen, steps = clf.preprocess_steps(image)  # steps: pictures, for clothing photos
         probs = clf.predict_proba(seen)
         overlay, note = explanation(clf, seen, method_title, target)
         maps = feature_gallery(clf, seen)
@@ -136,7 +137,7 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
     except Exception:  # a bug must not take the page down: log it, say so
         log.exception("analysis failed")
         return "**Something went wrong with this image; it has been logged.**", *empty
-    return "", probs, crisp(seen), overlay, note, maps, rows or None, gallery
+    return "", probs, crisp(seen), overlay, note, maps, rows or None, gallery, steps
 
 
 def explanation(clf, seen: np.ndarray, method_title: str, target: str):
@@ -389,13 +390,16 @@ def input_panel(dataset: str):
         seen = gr.Image(label="What the model sees (28x28)", interactive=False, height=320)
         overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
     note = gr.Markdown()
+    steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
+                       columns=3, height=260, object_fit="contain",
+                       visible=dataset == "fashion-mnist")
     with gr.Accordion("Compare all models", open=True, visible=True):
         table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
         gallery = gr.Gallery(label="Each model's explanation", columns=6, height=200)
     with gr.Accordion("Feature maps of conv models", open=False):
         maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
     controls = (model, method, target, compare_on)
-    outputs = [status, probs, seen, overlay, note, maps, table, gallery]
+    outputs = [status, probs, seen, overlay, note, maps, table, gallery, steps]
     model.change(lambda m: model_options(m, dataset), model, [method, method_note, target],
                  api_visibility="private")
     return controls, outputs
@@ -431,6 +435,16 @@ def examples(kind: str) -> list[str]:
     return sorted(str(p) for p in (EXAMPLES / kind).glob("*") if p.suffix in (".png", ".jpg"))
 
 
+def caption(path: str) -> str:
+    """An example's class from its file name: "real-dress.jpg" -> "dress (real photo)"."""
+    stem = Path(path).stem
+    kind = ("real photo" if stem.startswith("real-") else
+            "product photo" if stem.startswith("photo-") else "from the dataset")
+    name = re.sub(r"^(real|photo)-|-\d+$", "", stem).replace("-", " ")
+    name = name.replace("t shirt top", "T-shirt/top").replace("t shirt", "t-shirt")
+    return f"{name} ({kind})"
+
+
 with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
                delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
     gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
@@ -460,7 +474,8 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
                                 sources=["upload", "clipboard", "webcam"],
                                 elem_id="clothing-upload")
         gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
-                    examples_per_page=30)
+                    examples_per_page=30,
+                    example_labels=[caption(p) for p in examples("clothing")])
         controls, outputs = input_panel("fashion-mnist")
         wire(cloth_upload, cloth_state, controls, outputs, "fashion-mnist")
     with gr.Tab("Models"):

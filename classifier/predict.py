@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
-from classifier.preprocess import normalize, prepare, recipe_for
+from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
 
 
 class Classifier:
@@ -48,6 +48,11 @@ class Classifier:
     def preprocess(self, image) -> np.ndarray:
         """The uint8 (28, 28) image the model sees (background 0), for display too."""
         return prepare(image, self.recipe)
+
+    def preprocess_steps(self, image) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+        """``preprocess(image)`` and, for a clothing photo, pictures of how it was read
+        (the garment outlined, cut out, the 28x28 image), each with a caption."""
+        return prepare_steps(image, self.recipe)
 
     def seen(self, image) -> np.ndarray:
         """``preprocess(image)``, unless ``image`` already is a prepared uint8 28x28."""

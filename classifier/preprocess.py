@@ -92,8 +92,8 @@ def _open(source) -> Image.Image:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         if image.width * image.height > MAX_PIXELS:
             raise ImageError(TOO_LARGE)
-        if image.format == "JPEG":
-            image.draft(image.mode, (WORK_SIZE, WORK_SIZE))
+        if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale, at least 384 px
+            image.draft(image.mode, (384, 384))
         image.load()
         image = _shrink(image)
         return ImageOps.exif_transpose(image)
@@ -461,7 +461,26 @@ def clothing_steps(rgba: np.ndarray) -> dict[str, np.ndarray]:
     if top < 0.04:  # a white garment: nearly black once inverted; show its shape instead
         small28, top = _area_resize(_square(inside), 28), 1.0
     seen = _to_uint8(np.clip(small28 / top, 0, 1))
-    return {"mask": mask, "box": np.array(box), "crop": square, "seen": seen}
+    return {"photo": rgb, "mask": mask, "box": np.array(box), "seen": seen}
+
+
+def step_pictures(steps: dict) -> list[tuple[np.ndarray, str]]:
+    """What users see of ``clothing_steps``: the photo with the garment outlined, the
+    garment cut out, and the 28x28 image the model saw; RGB uint8 with captions."""
+    import cv2
+
+    photo = _to_uint8(steps["photo"])
+    mask = steps["mask"].astype(np.uint8)
+    outlined = np.ascontiguousarray(photo.copy())
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    thickness = max(2, max(mask.shape) // 150)
+    cv2.drawContours(outlined, contours, -1, (255, 0, 200), thickness)
+    r0, r1, c0, c1 = steps["box"]
+    cut = np.where(mask[r0:r1, c0:c1, None] > 0, photo[r0:r1, c0:c1], 0).astype(np.uint8)
+    seen = np.asarray(Image.fromarray(steps["seen"]).resize((224, 224), Image.Resampling.NEAREST))
+    return [(outlined, "1. the garment found in the photo"),
+            (cut, "2. cut out and cropped"),
+            (np.repeat(seen[..., None], 3, axis=2), "3. what the model sees (28x28)")]
 
 
 def _is_featureless(rgb: np.ndarray) -> bool:
@@ -512,10 +531,27 @@ def recipe_for(config: dict) -> str:
 def prepare(image, recipe: str) -> np.ndarray:
     """Any supported input -> uint8 (28, 28), background 0, made by ``recipe`` (a name in
     RECIPES, or a dataset name for its default recipe)."""
+    return _prepare(load_rgba(image), _recipe(recipe))
+
+
+def prepare_steps(image, recipe: str) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """``prepare``, plus the pictures of its steps for a clothing photo (else no pictures),
+    from one pass over the image."""
+    recipe, rgba = _recipe(recipe), load_rgba(image)
+    if recipe != "clothing-photo-v2" or _passthrough(rgba) is not None:
+        return _prepare(rgba, recipe), []
+    steps = clothing_steps(rgba)
+    return steps["seen"], step_pictures(steps)
+
+
+def _recipe(recipe: str) -> str:
     recipe = DEFAULT_RECIPE.get(recipe, recipe)
     if recipe not in RECIPES:
         raise ValueError(f"unknown preprocessing recipe {recipe!r}; known: {sorted(RECIPES)}")
-    rgba = load_rgba(image)
+    return recipe
+
+
+def _prepare(rgba: np.ndarray, recipe: str) -> np.ndarray:
     passed = _passthrough(rgba)
     if passed is not None:
         if passed.max() < 30:

@@ -18,14 +18,14 @@ def run(image, model="mnist-linear", method="Saliency", dataset="mnist", compare
 
 
 def test_a_sketchpad_drawing_is_classified_shown_and_explained():
-    status, probs, seen, overlay, note, _, _, _ = run(drawing())
+    status, probs, seen, overlay, note, *_, steps = run(drawing())
     assert status == "" and max(probs, key=probs.get) == "1"
     assert seen.shape == (280, 280) and overlay.shape == (280, 280, 3)
-    assert "Saliency for class **1**" in note
+    assert "Saliency for class **1**" in note and steps == []  # steps are for photos
 
 
 def test_compare_all_lists_every_model_of_the_dataset():
-    *_, rows, gallery = run(drawing(), compare=True)
+    *_, rows, gallery, _ = run(drawing(), compare=True)
     assert [r[0] for r in rows] == app.MODELS["mnist"] and len(gallery) == len(rows)
     assert all(isinstance(r[3], float) for r in rows)  # latency in ms
 
@@ -63,9 +63,17 @@ def test_gradcam_is_not_offered_for_models_without_conv_layers():
 
 
 def test_clothing_example_runs_end_to_end():
-    example = app.examples("clothing")[0]
-    status, probs, *_ = run(example, model="fashion-mnist-linear", dataset="fashion-mnist")
-    assert status == "" and len(probs) == 10
+    example = app.examples("clothing")[0]  # a Fashion-MNIST image: nothing to cut out
+    status, probs, *_, steps = run(example, model="fashion-mnist-linear", dataset="fashion-mnist")
+    assert status == "" and len(probs) == 10 and steps == []
+
+
+def test_a_clothing_photo_shows_how_it_was_read():
+    photo = str(app.EXAMPLES / "clothing" / "photo-coat.jpg")
+    status, probs, seen, *_, steps = run(photo, model="fashion-mnist-cnn", dataset="fashion-mnist")
+    assert status == "" and [c[:2] for _, c in steps] == ["1.", "2.", "3."]
+    outlined, cut, small = (picture for picture, _ in steps)
+    assert outlined.ndim == 3 and cut.shape[0] <= outlined.shape[0] and small.shape == (224, 224, 3)
 
 
 def test_models_tab_card():
@@ -115,3 +123,9 @@ def test_compare_endpoint_round_trip(client, seven):
     rows = client.predict(handle_file(seven), "mnist", api_name="/compare")
     assert [r["model"] for r in rows] == app.MODELS["mnist"]
     assert all(len(r["top3"]) == 3 and r["ms"] >= 0 for r in rows)
+
+
+def test_clothing_examples_are_captioned_with_their_class():
+    captions = [app.caption(p) for p in app.examples("clothing")]
+    assert "t-shirt (real photo)" in captions and "T-shirt/top (from the dataset)" in captions
+    assert "coat (product photo)" in captions and all(c.strip() for c in captions)

@@ -1,0 +1,84 @@
+"""Real clothing photos: how each clothing model and each preprocessing recipe does on the
+development photos (../shared/data/clothing-photos, never used for training), and how long
+preprocessing takes.
+
+    python benchmarks/photos.py [--data-dir ../shared/data]
+
+Prints, per recipe, the default model's accepted answers, refusals and median preprocessing
+time per photo; then every clothing model with the current recipe, overall and per photo
+class; then the median time to preprocess a 12-megapixel phone JPEG.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from classifier import Classifier, list_models, load_model  # noqa: E402
+from classifier.evaluate import ACCEPTED, evaluate_photos, photo_labels  # noqa: E402
+from classifier.preprocess import BlankImageError  # noqa: E402
+
+DEFAULT_MODEL = "fashion-mnist-resnet18"
+
+
+def median_ms(fn, inputs) -> float:
+    times = []
+    for x in inputs:
+        t0 = time.perf_counter()
+        try:
+            fn(x)
+        except BlankImageError:
+            pass
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)
+
+
+def phone_jpeg() -> bytes:
+    """A 4000x3000 photo-like JPEG: a garment-shaped patch on a textured floor."""
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(170, 12, (3000, 4000, 3)), 0, 255).astype(np.uint8)
+    img[600:2500, 1300:2700] = (40, 60, 140)
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
+    args = p.parse_args()
+    folder = Path(args.data_dir) / "clothing-photos"
+    paths = [path for path, _ in photo_labels(folder)]
+    default = load_model(DEFAULT_MODEL)
+    print(f"{len(paths)} development photos of {len(ACCEPTED)} mapped classes\n")
+    print(f"{'recipe':<20} {'accepted (' + DEFAULT_MODEL + ')':<36} refused   median ms/photo")
+    for recipe in ("clothing-v1", "clothing-photo-v2"):
+        clf = Classifier(default.model, {**default.config, "preprocess": recipe})
+        r = evaluate_photos(clf, folder)
+        print(f"{recipe:<20} {100 * r['accepted']:>6.1f}%{'':<28} {r['refused']:>4}/{r['total']}"
+              f"   {median_ms(clf.preprocess, paths):8.1f}", flush=True)
+    print(f"\nevery clothing model, recipe {default.recipe}: accepted answers per photo class")
+    classes = list(ACCEPTED)
+    print(f"{'model':<24} {'all':>6} " + " ".join(f"{c:>10}" for c in classes))
+    for m in list_models():
+        if m["dataset"] != "fashion-mnist":
+            continue
+        r = evaluate_photos(load_model(m["name"]), folder)
+        cells = " ".join(f"{r['per_class'][c]['accepted']:>4}/{r['per_class'][c]['n']:<5}"
+                         for c in classes)
+        print(f"{m['name']:<24} {100 * r['accepted']:5.1f}% {cells}", flush=True)
+    jpeg = phone_jpeg()
+    ms = median_ms(default.preprocess, [jpeg] * 11)
+    print(f"\n12-megapixel phone JPEG ({len(jpeg) / 2**20:.1f} MB), preprocessing: median "
+          f"{ms:.0f} ms of 11")
+
+
+if __name__ == "__main__":
+    main()
