@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import re
 import signal
 import stat
 import threading
@@ -391,7 +390,7 @@ def input_panel(dataset: str):
         overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
     note = gr.Markdown()
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
-                       columns=3, height=260, object_fit="contain",
+                       columns=3, height="auto", object_fit="contain",
                        visible=dataset == "fashion-mnist")
     with gr.Accordion("Compare all models", open=True, visible=True):
         table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
@@ -435,16 +434,6 @@ def examples(kind: str) -> list[str]:
     return sorted(str(p) for p in (EXAMPLES / kind).glob("*") if p.suffix in (".png", ".jpg"))
 
 
-def caption(path: str) -> str:
-    """An example's class from its file name: "real-dress.jpg" -> "dress (real photo)"."""
-    stem = Path(path).stem
-    kind = ("real photo" if stem.startswith("real-") else
-            "product photo" if stem.startswith("photo-") else "from the dataset")
-    name = re.sub(r"^(real|photo)-|-\d+$", "", stem).replace("-", " ")
-    name = name.replace("t shirt top", "T-shirt/top").replace("t shirt", "t-shirt")
-    return f"{name} ({kind})"
-
-
 with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
                delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
     gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
@@ -474,8 +463,7 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
                                 sources=["upload", "clipboard", "webcam"],
                                 elem_id="clothing-upload")
         gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
-                    examples_per_page=30,
-                    example_labels=[caption(p) for p in examples("clothing")])
+                    examples_per_page=30)
         controls, outputs = input_panel("fashion-mnist")
         wire(cloth_upload, cloth_state, controls, outputs, "fashion-mnist")
     with gr.Tab("Models"):
