@@ -5,7 +5,8 @@ import pytest
 
 from classifier import load_model
 from classifier.evaluate import evaluate_photos
-from classifier.preprocess import BlankImageError, clothing_steps, garment_mask, prepare
+from classifier.clothing import clothing_steps, garment_mask
+from classifier.preprocess import BlankImageError, prepare
 
 
 def shirt(h=240, w=320, top=40, left=90):

@@ -1,0 +1,230 @@
+"""Reading any user image: files, bytes, PIL images, numpy arrays and Sketchpad dicts, as
+RGBA floats no larger than the working size, plus the small helpers every recipe shares.
+
+    rgba = load_rgba("photo.jpg")   # float32 (H, W, 4) in [0, 1], H and W <= WORK_SIZE
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they exhaust memory
+# Every image is reduced to at most this many pixels across before any float copy is made:
+# ample for a 20 px digit box or a 28 px garment, and it bounds the memory of one request.
+WORK_SIZE = 1024
+NOT_AN_IMAGE = ("This file is not an image that can be read (it may be corrupt, or of an "
+                "unsupported type).")
+TOO_LARGE = f"This image is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)."
+
+
+class ImageError(ValueError):
+    """An input that cannot be turned into a model input; the message is meant for users."""
+
+
+class BlankImageError(ImageError):
+    """Nothing to classify: an empty canvas or an image without a discernible object."""
+
+
+def load_rgba(image) -> np.ndarray:
+    """Any supported input as float32 (H, W, 4) RGBA in [0, 1]."""
+    if isinstance(image, dict):  # Gradio Sketchpad / ImageEditor value
+        composite = image.get("composite")
+        if composite is None:
+            raise BlankImageError("Draw a digit first: the canvas is empty.")
+        return load_rgba(composite)
+    if isinstance(image, (str, os.PathLike, bytes)):
+        image = _open(image)
+    if isinstance(image, Image.Image):
+        return _pil_to_rgba(image)
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        return _array_to_rgba(image)
+    raise ImageError(f"Unsupported input type {type(image).__name__}: "
+                     "give an image file, a PIL image or a numpy array.")
+
+
+def _open(source) -> Image.Image:
+    """Decode a file at no more than the working size: the header is checked first, JPEGs
+    decode at a reduced scale (``draft``), and anything larger is shrunk before a float copy
+    exists, so a 36-megapixel upload costs about one 8-bit decode, not a float image."""
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError(TOO_LARGE)
+        if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale, at least 384 px
+            image.draft(image.mode, (384, 384))
+        image.load()
+        image = _shrink(image)
+        return ImageOps.exif_transpose(image)
+    except FileNotFoundError as err:
+        raise ImageError("No such file.") from err
+    except Image.DecompressionBombError as err:
+        raise ImageError(TOO_LARGE) from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, ImageError):
+            raise
+        raise ImageError(NOT_AN_IMAGE) from err
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """At most WORK_SIZE on the longer side (the square box keeps EXIF rotation exact)."""
+    if max(image.size) <= WORK_SIZE:
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    elif image.mode in ("1", "I;16", "I;16B", "I;16L"):
+        image = image.convert("L" if image.mode == "1" else "I")
+    factor = max(image.size) // WORK_SIZE
+    if factor >= 2:
+        image = _reduce_in_strips(image, factor)
+    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS)
+    return image
+
+
+def _reduce_in_strips(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` (a box filter), a band of rows at a time: reducing RGBA at
+    once makes a premultiplied full-size copy, as large as the decoded image itself."""
+    width, height = image.size
+    out = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+    rows = 64 * factor
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(top + rows, height)))
+        out.paste(band.reduce(factor), (0, top // factor))
+    return out
+
+
+def _pil_to_rgba(image: Image.Image) -> np.ndarray:
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(TOO_LARGE)
+    image = _shrink(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgba(np.asarray(image))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")  # CMYK, 1, YCbCr, ...
+    return _array_to_rgba(np.asarray(image))
+
+
+def _array_to_rgba(a: np.ndarray) -> np.ndarray:
+    if a.size == 0 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 2, 3, 4)):
+        raise ImageError(f"Unsupported image array of shape {a.shape}: expected (H, W) or "
+                         "(H, W, C) with 1 to 4 channels.")
+    if a.shape[0] * a.shape[1] > MAX_PIXELS:
+        raise ImageError(TOO_LARGE)
+    if max(a.shape[:2]) > WORK_SIZE:
+        a = _shrink_array(a)
+    if a.dtype == np.uint8:
+        x = a.astype(np.float32) / 255
+    elif a.dtype == np.uint16 or (a.dtype.kind in "iu" and a.max(initial=0) > 255):
+        x = a.astype(np.float32) / max(65535.0 if a.max(initial=0) > 255 else 255.0, 1.0)
+    elif a.dtype == bool:
+        x = a.astype(np.float32)
+    else:
+        x = np.nan_to_num(a.astype(np.float32))
+        if x.max(initial=0) > 1.0:  # floats in 0..255
+            x = x / 255
+    x = np.clip(x, 0, 1)
+    if x.ndim == 2:
+        x = x[..., None]
+    channels = x.shape[2]
+    gray_alpha = channels in (1, 2)
+    rgb = np.repeat(x[..., :1], 3, axis=2) if gray_alpha else x[..., :3]
+    alpha = x[..., -1:] if channels in (2, 4) else np.ones_like(x[..., :1])
+    return np.concatenate([rgb, alpha], axis=2)
+
+
+def _shrink_array(a: np.ndarray) -> np.ndarray:
+    """A large array at the working size, before it is converted to float: 8-bit images
+    through PIL (anti-aliased), anything else by taking every k-th pixel."""
+    if a.dtype == np.uint8:
+        image = Image.fromarray(np.ascontiguousarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1
+                                                     else a))
+        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return np.asarray(image)
+    k = int(np.ceil(max(a.shape[:2]) / WORK_SIZE))
+    return a[::k, ::k]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    w = max(1, min(a.shape[:2]) // 20)
+    return np.concatenate([a[:w].reshape(-1, *a.shape[2:]), a[-w:].reshape(-1, *a.shape[2:]),
+                           a[:, :w].reshape(-1, *a.shape[2:]), a[:, -w:].reshape(-1, *a.shape[2:])])
+
+
+def _has_transparency(rgba: np.ndarray) -> bool:
+    return bool(rgba[..., 3].min() < 0.98)
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    a = rgba[..., 3:]
+    return rgba[..., :3] * a + (1 - a)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if len(rows) == 0:
+        return None
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
+
+
+def _passthrough(rgba: np.ndarray) -> np.ndarray | None:
+    """A 28x28 opaque image that is already light-on-dark, as uint8, else None."""
+    if rgba.shape[:2] != (28, 28) or _has_transparency(rgba):
+        return None
+    gray = _luminance(rgba[..., :3])
+    if np.median(_border(gray)) > 0.65:  # the brightest dataset border measured 0.63
+        return None
+    return _to_uint8(gray)
+
+
+def _dilate(x: np.ndarray, radius: int) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(x))[None, None]
+    return F.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy()
+
+
+def _resize(a: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Anti-aliased (Lanczos) resize of a float image."""
+    image = Image.fromarray(a.astype(np.float32))
+    return np.asarray(image.resize((max(1, width), max(1, height)), Image.Resampling.LANCZOS))
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected region of a boolean mask (label propagation by max-pooling)."""
+    h, w = mask.shape
+    labels = torch.arange(1, h * w + 1, dtype=torch.float32).reshape(1, 1, h, w)
+    m = torch.from_numpy(mask)[None, None]
+    labels = torch.where(m, labels, torch.zeros_like(labels))
+    for _ in range(h + w):
+        grown = torch.where(m, F.max_pool2d(labels, 3, stride=1, padding=1), labels)
+        if torch.equal(grown, labels):
+            break
+        labels = grown
+    ids, counts = labels[m].unique(return_counts=True)
+    return (labels == ids[counts.argmax()])[0, 0].numpy() if len(ids) else mask
+
+
+def _square(a: np.ndarray) -> np.ndarray:
+    """``a`` (float) centred on a black square."""
+    h, w = a.shape
+    side = max(h, w)
+    out = np.zeros((side, side), np.float32)
+    out[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
+    return out
