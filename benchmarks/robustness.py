@@ -1,5 +1,6 @@
 """Accuracy on what users send, built from real test images (training/synthetic.py):
-Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos.
+Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos; and
+for the clothing models, the real development photos (accepted answers per photo class).
 
     python benchmarks/robustness.py [--n 2000]
 """
@@ -13,6 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import list_models, load_model  # noqa: E402
+from classifier.evaluate import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 
@@ -37,6 +39,12 @@ def main() -> None:
                 hits = [clf.predict(s) == clf.class_names[y] for s, y in zip(seen, labels)]
                 print(f"{dataset:<14} {set_name:<14} {clf.name:<24} "
                       f"accuracy {100 * np.mean(hits):6.2f}%  (n={len(hits)})", flush=True)
+    photos = Path(args.data_dir) / "clothing-photos"
+    for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()):
+        r = evaluate_photos(load_model(m["name"]), photos)
+        per_class = "  ".join(f"{c} {v['accepted']}/{v['n']}" for c, v in r["per_class"].items())
+        print(f"fashion-mnist  real photos    {m['name']:<24} accepted {100 * r['accepted']:6.2f}%  "
+              f"refused {r['refused']}/{r['total']}  ({per_class})", flush=True)
 
 
 if __name__ == "__main__":
