@@ -309,13 +309,13 @@ def save_result(rgb: np.ndarray) -> str:
     return str(out)
 
 
-def prune(folder: Path, max_bytes: float, started: float = 0.0, max_age: float = CACHE_AGE_S,
-          now: float | None = None) -> int:
+def prune(folder: Path, max_bytes: float, started: float = 0.0,
+          max_age: float = CACHE_AGE_S) -> int:
     """Keep ``folder`` within ``max_bytes``: delete what an earlier run left (files older than
     ``max_age`` seconds, untouched since before ``started``), then the oldest of this run's
     files until the rest fit. Files made or touched at start (examples) are kept. Returns
     the bytes left."""
-    now = time.time() if now is None else now
+    now = time.time()
     files, total = [], 0
     for path in folder.rglob("*"):
         try:

@@ -6,12 +6,12 @@ cropped, squared, 28 px, grayscale and inverted so the background is black.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from classifier.image import (BlankImageError, _bbox, _border, _dilate, _has_transparency,
-                              _largest_component, _luminance, _over_white, _resize, _square,
-                              _to_uint8)
+                              _luminance, _over_white, _resize, _to_uint8)
 
 MASK_SIZE, GRABCUT_ITERATIONS = 160, 5  # measured on real photos: see benchmarks/photos.py
 
@@ -24,23 +24,17 @@ def prepare_clothing_v1(rgba: np.ndarray) -> np.ndarray:
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / 160)))
     small = rgb[::step, ::step]
     background = np.median(_border(small), axis=0)  # (3,)
-    distance = np.abs(small - background).max(axis=2)
-    mask = distance > max(0.08, 3 * float(np.percentile(_border(distance), 90)))
+    mask = _border_difference(small)
     if mask.mean() < 0.002:
         raise BlankImageError("No item found: the image looks empty. Upload a photo of one "
                               "piece of clothing on a plain background.")
-    mask = _largest_component(_dilate(mask.astype(np.float32), 2) > 0)
+    mask = _largest_region(_dilate(mask.astype(np.float32), 2) > 0)
     r0, r1, c0, c1 = (v * step for v in _bbox(mask))
     crop = rgb[r0:r1, c0:c1]
     gray = _luminance(crop)
     bg_gray = float(_luminance(background[None, None])[0, 0])
     item = bg_gray - gray if bg_gray > 0.5 else gray - bg_gray  # background -> 0
-    item = np.clip(item, 0, 1)
-    h, w = item.shape
-    side = max(h, w)
-    square = np.zeros((side, side), np.float32)
-    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = item
-    small28 = np.clip(_resize(square, 28, 28), 0, None)
+    small28 = np.clip(_resize(_square(np.clip(item, 0, 1)), 28, 28), 0, None)
     top = float(np.percentile(small28, 99.5))
     if top < 0.04:
         raise BlankImageError("No item found: the image has almost no contrast.")
@@ -55,8 +49,6 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray:
     the largest region (one shoe of a pair), with its holes filled. A photo where that finds
     almost nothing falls back to the border-colour difference, then to the whole frame.
     """
-    import cv2
-
     h, w = rgb.shape[:2]
     scale = min(1.0, MASK_SIZE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -88,8 +80,6 @@ def _border_difference(rgb: np.ndarray) -> np.ndarray:
 
 
 def _largest_region(mask: np.ndarray) -> np.ndarray:
-    import cv2
-
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
     if count <= 1:
         return mask
@@ -98,8 +88,6 @@ def _largest_region(mask: np.ndarray) -> np.ndarray:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every region that the outside cannot reach filled in."""
-    import cv2
-
     outside = np.pad(mask.astype(np.uint8), 1)
     cv2.floodFill(outside, None, (0, 0), 2)
     return outside[1:-1, 1:-1] != 2
@@ -141,8 +129,6 @@ def clothing_steps(rgba: np.ndarray) -> dict[str, np.ndarray]:
 def step_pictures(steps: dict) -> list[tuple[np.ndarray, str]]:
     """What users see of ``clothing_steps``: the photo with the garment outlined, the
     garment cut out, and the 28x28 image the model saw; RGB uint8 with captions."""
-    import cv2
-
     photo = _to_uint8(steps["photo"])
     mask = steps["mask"].astype(np.uint8)
     outlined = np.ascontiguousarray(photo.copy())
@@ -160,8 +146,6 @@ def step_pictures(steps: dict) -> list[tuple[np.ndarray, str]]:
 def _is_featureless(rgb: np.ndarray) -> bool:
     """No object at all: averaged over 8x8-pixel blocks (which removes sensor noise), the
     whole image stays within a few percent of one brightness."""
-    import cv2
-
     h, w = rgb.shape[:2]
     coarse = cv2.resize(_luminance(rgb), (max(1, w // 8), max(1, h // 8)),
                         interpolation=cv2.INTER_AREA)
@@ -170,7 +154,14 @@ def _is_featureless(rgb: np.ndarray) -> bool:
 
 def _area_resize(a: np.ndarray, side: int) -> np.ndarray:
     """A float square to ``side`` px by averaging (no ringing into the black margin)."""
-    import cv2
-
     return np.clip(cv2.resize(a.astype(np.float32), (side, side),
                               interpolation=cv2.INTER_AREA), 0, None)
+
+
+def _square(a: np.ndarray) -> np.ndarray:
+    """``a`` (float) centred on a black square."""
+    h, w = a.shape
+    side = max(h, w)
+    out = np.zeros((side, side), np.float32)
+    out[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
+    return out

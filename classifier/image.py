@@ -204,27 +204,3 @@ def _resize(a: np.ndarray, width: int, height: int) -> np.ndarray:
     """Anti-aliased (Lanczos) resize of a float image."""
     image = Image.fromarray(a.astype(np.float32))
     return np.asarray(image.resize((max(1, width), max(1, height)), Image.Resampling.LANCZOS))
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 8-connected region of a boolean mask (label propagation by max-pooling)."""
-    h, w = mask.shape
-    labels = torch.arange(1, h * w + 1, dtype=torch.float32).reshape(1, 1, h, w)
-    m = torch.from_numpy(mask)[None, None]
-    labels = torch.where(m, labels, torch.zeros_like(labels))
-    for _ in range(h + w):
-        grown = torch.where(m, F.max_pool2d(labels, 3, stride=1, padding=1), labels)
-        if torch.equal(grown, labels):
-            break
-        labels = grown
-    ids, counts = labels[m].unique(return_counts=True)
-    return (labels == ids[counts.argmax()])[0, 0].numpy() if len(ids) else mask
-
-
-def _square(a: np.ndarray) -> np.ndarray:
-    """``a`` (float) centred on a black square."""
-    h, w = a.shape
-    side = max(h, w)
-    out = np.zeros((side, side), np.float32)
-    out[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
-    return out
