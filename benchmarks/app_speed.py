@@ -28,6 +28,27 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def start_app(**env: str) -> tuple[subprocess.Popen, str]:
+    """`python app.py` on a free 127.0.0.1 port (extra environment in ``env``), once it
+    serves its first request: (the process, its URL)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", **env)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the app did not start within 120 s")
+
+
 def summary(times: list[float]) -> str:
     times = sorted(times)
     return (f"median {statistics.median(times):7.1f} ms   "
@@ -40,23 +61,12 @@ def main() -> None:
     args = p.parse_args()
     from gradio_client import Client, handle_file
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_app()
     try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
         print(f"start to first served request: {time.perf_counter() - start:.1f} s")
         print(f"resident memory after start: {rss_mb(proc.pid):.0f} MB")
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url, verbose=False)
         digit = handle_file(str(ROOT / "examples/digit/paper-4.jpg"))
         photo = handle_file(str(ROOT / "examples/clothing/photo-coat.jpg"))
         calls = {

@@ -11,19 +11,16 @@ resident memory before and after each round, and the upload folder's size.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from app_speed import rss_mb, start_app  # the same server start and memory reading
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGIT = ROOT / "examples/digit/paper-4.jpg"
@@ -39,13 +36,6 @@ CALLS = [
 ]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def folder_mb(folder: Path) -> tuple[float, int]:
     files = [p for p in folder.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files) / 2**20, len(files)
@@ -58,25 +48,6 @@ def comparable(endpoint: str, answer):
     if endpoint == "/compare":
         return [(r["model"], r["label"], r["top3"]) for r in answer]
     return answer
-
-
-def start_server(upload_dir: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_TEMP_DIR=str(upload_dir))
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the app did not start within 120 s")
 
 
 def one_round(url: str, clients: int, requests: int, expected: list) -> dict:
@@ -103,7 +74,8 @@ def one_round(url: str, clients: int, requests: int, expected: list) -> dict:
     return {
         "errors": [s for _, _, s in results if s.startswith("error")],
         "differs": sum(s == "differs" for _, _, s in results),
-        "latency": {e: sorted(ms for ep, ms, _ in results if ep == e) for e, _, _ in CALLS},
+        "latency": {e: sorted(ms for ep, ms, _ in results if ep == e) for e, _, _ in CALLS
+                    if any(ep == e for ep, _, _ in results)},
     }
 
 
@@ -116,7 +88,7 @@ def main() -> None:
     from gradio_client import Client, handle_file
 
     upload_dir = Path(tempfile.mkdtemp(prefix="load-uploads-"))
-    proc, url = start_server(upload_dir)
+    proc, url = start_app(GRADIO_TEMP_DIR=str(upload_dir))
     try:
         client = Client(url, verbose=False)
         expected = [comparable(e, client.predict(handle_file(str(f)), *a, api_name=e))
