@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from classifier.image import (BlankImageError, _bbox, _border, _dilate, _has_transparency,
+from classifier.image import (BlankImageError, _bbox, _dilate, _has_transparency,
                               _luminance, _resize, _to_uint8)
 
 
@@ -22,15 +22,19 @@ def ink_map(rgba: np.ndarray) -> np.ndarray:
         # canvas counts as ink just the same); flattened drawings fall to the luminance path
         return np.clip(alpha, 0, 1).astype(np.float32)
     gray = _luminance(rgba[..., :3])
-    paper = float(np.median(_border(gray)))
+    paper = float(np.median(gray))  # ink covers less than half of any drawing; the border
+    # alone does not do: a big digit can cover most of it
     ink = paper - gray if paper > 0.5 else gray - paper  # dark on light, or light on dark
     return np.clip(ink, 0, 1).astype(np.float32)
 
 
 def _clean(ink: np.ndarray) -> np.ndarray:
-    """Subtract the paper's noise level and stretch the strongest ink to 1."""
-    noise = float(np.percentile(_border(ink), 95))
+    """Subtract the paper's noise level and stretch the strongest ink to 1. The noise is
+    measured on the faint pixels (under half the strongest ink) wherever they are, so a
+    stroke is never taken for noise, however much of the border it covers."""
     top = float(np.percentile(ink, 99.9))
+    faint = ink[ink < 0.5 * top]
+    noise = float(np.percentile(faint, 95)) if faint.size else 0.0
     if top - noise < 0.12 or ink.max() < 0.15:
         raise BlankImageError("Draw a digit first: no ink found in this image.")
     cleaned = np.clip((ink - noise - 0.08 * (top - noise)) / (0.85 * (top - noise)), 0, 1)

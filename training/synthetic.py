@@ -2,6 +2,7 @@
 
 - ``sketch``: a digit redrawn as thick black strokes on a large transparent canvas,
   off-centre and at varied sizes: what the app's Sketchpad sends (RGBA, ink in alpha).
+- ``sketch_at_edge``: the same, drawn big and touching one edge of the canvas (or filling it).
 - ``paper``: a digit as dark ink on light, slightly noisy, unevenly lit paper, JPEG-compressed.
 - ``product``: a Fashion-MNIST item turned back into a product photo: coloured, dark on a
   light background, off-centre on a larger canvas, JPEG-compressed.
@@ -41,17 +42,47 @@ def sketch(x28: np.ndarray, rng: np.random.Generator, canvas: int = 400) -> np.n
     return out
 
 
-def paper(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sketch_at_edge(x28: np.ndarray, rng: np.random.Generator, edge: str,
+                   canvas: int = 400) -> np.ndarray:
+    """A big drawing whose ink touches ``edge`` (top, bottom, left, right) of the canvas,
+    or, for ``fill``, runs from its top to its bottom edge."""
+    size = canvas * 3 // 2 if edge == "fill" else int(rng.integers(canvas * 2 // 3, canvas))
+    stroke = _upscale(x28, size) > 0.4
+    radius = int(rng.integers(2, max(3, size // 30)))
+    t = torch.from_numpy(stroke.astype(np.float32))[None, None]
+    stroke = F.max_pool2d(t, 2 * radius + 1, 1, radius)[0, 0].numpy() > 0
+    rows, cols = np.flatnonzero(stroke.any(1)), np.flatnonzero(stroke.any(0))
+    ink = stroke[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    if edge == "fill":  # the ink scaled to the canvas height
+        h, w = ink.shape
+        ink = np.asarray(Image.fromarray(ink).resize((max(1, round(w * canvas / h)), canvas)))
+    ink = ink[:canvas, :canvas]
+    h, w = ink.shape
+    top = {"top": 0, "bottom": canvas - h}.get(edge, int(rng.integers(0, canvas - h + 1)))
+    left = {"left": 0, "right": canvas - w}.get(edge, int(rng.integers(0, canvas - w + 1)))
+    out = np.zeros((canvas, canvas, 4), np.uint8)
+    out[top:top + h, left:left + w, 3] = ink * 255
+    return out
+
+
+def paper(x28: np.ndarray, rng: np.random.Generator, cropped: bool = False) -> np.ndarray:
+    """``cropped``: the photo framed so tightly that the digit runs off its top and bottom."""
     size = int(rng.integers(60, 140))
     h, w = int(rng.integers(size + 20, 320)), int(rng.integers(size + 20, 320))
+    if cropped:
+        h = size * 4 // 5
     yy, xx = np.mgrid[0:h, 0:w]
     light = 235 + 12 * (xx / w) - 8 * (yy / h)  # uneven lighting
     sheet = light[..., None] * np.array([1.0, 0.99, 0.95]) + rng.normal(0, 5, (h, w, 3))
     ink = np.array([25, 30, 70], np.float32) + rng.normal(0, 8, 3)
     a = _upscale(x28, size)[..., None]
-    top, left = int(rng.integers(0, h - size)), int(rng.integers(0, w - size))
-    patch = sheet[top:top + size, left:left + size]
-    sheet[top:top + size, left:left + size] = patch * (1 - a) + ink * a
+    if cropped:  # the digit's 20 px core spans the whole height and more
+        a = a[size // 10:size // 10 + h]
+        top, left = 0, int(rng.integers(0, w - size))
+    else:
+        top, left = int(rng.integers(0, h - size)), int(rng.integers(0, w - size))
+    patch = sheet[top:top + a.shape[0], left:left + size]
+    sheet[top:top + a.shape[0], left:left + size] = patch * (1 - a) + ink * a
     return _jpeg(np.clip(sheet, 0, 255).astype(np.uint8), int(rng.integers(55, 90)))
 
 
