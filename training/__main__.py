@@ -58,8 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", help=f"auto, cpu, cuda, cuda:N (default: {c['device']})")
     p.add_argument("--precision", choices=["bf16", "fp32"],
                    help=f"autocast for training steps (default: {c['precision']})")
-    p.add_argument("--augment", choices=["off", "light", "full"],
-                   help=f"on-device augmentation (default: {per_arch('augment')})")
+    p.add_argument("--augment", choices=["off", "light", "full", "photo"],
+                   help="on-device augmentation; photo (clothing): full plus what the photo "
+                        f"recipe makes of real photos (default: {per_arch('augment')})")
     p.add_argument("--pretrained", action="store_true",
                    help="resnet18: fine-tune from ImageNet weights fetched by timm "
                         "(default: off, train from scratch)")

@@ -58,8 +58,8 @@ def loss_fn(logits: torch.Tensor, y: torch.Tensor, cfg: dict) -> torch.Tensor:
 def batch_inputs(images: torch.Tensor, idx: torch.Tensor, cfg: dict) -> torch.Tensor:
     """The model's input for the uint8 ``images[idx]``: augmented as configured, normalised."""
     x = images[idx].float().div_(255)[:, None]  # (B, 1, 28, 28) in [0, 1]
-    if cfg["augment"] in ("light", "full"):
-        x = augment(x, cfg["dataset"], cfg["augment"])
+    if cfg["augment"] != "off":
+        x = augment(x, cfg["dataset"], cfg["augment"], cfg.get("photo_parts"))
     x = normalize(x, cfg["mean"], cfg["std"])
     if cfg["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)
