@@ -54,7 +54,16 @@ def _stroke_width(mask: np.ndarray) -> float:
 def prepare_digit(rgba: np.ndarray) -> np.ndarray:
     """MNIST's own procedure: crop to the ink, fit in 20x20 (aspect kept, anti-aliased),
     then centre the centre of mass in 28x28. Returns uint8 (28, 28), ink bright."""
-    ink = _clean(ink_map(rgba))
+    return mnist_digit(_clean(ink_map(rgba)))
+
+
+def clean_ink(rgba: np.ndarray) -> np.ndarray:
+    """The ink of a drawing or photo of digits, noise removed, strongest ink 1 (H, W)."""
+    return _clean(ink_map(rgba))
+
+
+def mnist_digit(ink: np.ndarray) -> np.ndarray:
+    """Cleaned ink (float, H x W) of one digit to MNIST's 28x28 uint8."""
     box = _bbox(ink > 0.1)
     if box is None:
         raise BlankImageError("Draw a digit first: no ink found in this image.")

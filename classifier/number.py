@@ -1,0 +1,155 @@
+"""Several digits side by side, read as a number. The ink is split into digits, each one
+is prepared as MNIST was (``classifier.digits.mnist_digit``), and where geometry cannot
+tell how many digits a blob holds (digits that touch), the classifier's answers decide.
+
+    images, probs = read_digits(load_rgba("42.png"), clf_probabilities)
+
+The split: strokes are joined across small breaks (a dilation of 3% of the ink's height);
+regions under 2% of the ink are dropped as specks; regions that share most of their columns,
+and regions too short to be a digit (a 5's detached bar), join the region beside them. A
+region wider than it is tall may hold digits that touch: it is also read cut at columns of
+little ink, and a cut reading wins only when its pieces read far more surely than the whole
+(``SPLIT_PRIOR``), since a wide 0 or 2 cut in two also gives confident answers. Digits
+written apart are read reliably; touching digits are mostly read as one (the figures are in
+``benchmarks/robustness.py``).
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from classifier.digits import clean_ink, mnist_digit
+from classifier.image import BlankImageError
+
+MAX_DIGITS = 12
+SHORT = 0.45         # a region under this fraction of the tallest one is part of a digit
+MAY_HOLD_TWO = 1.0   # a region wider than this (times the tallest height) may be 2+ digits
+SPLIT_PRIOR = 3.0    # log-probability each extra digit must earn (no split on a whim)
+WIDE_COST = 6.0      # per unit of width beyond 1.1 x the height: no digit is that wide
+
+
+def read_digits(rgba: np.ndarray, probabilities: Callable[[np.ndarray], np.ndarray]):
+    """(uint8 (n, 28, 28) digit images, (n, classes) probabilities), left to right.
+    ``probabilities`` maps a uint8 (k, 28, 28) batch to (k, classes) probabilities."""
+    ink = clean_ink(rgba)
+    images, probs = [], []
+    regions, height = digit_regions(ink)
+    for region, left, right in regions:
+        seen, p = _best_reading(region, left, right, height, probabilities)
+        images.extend(seen)
+        probs.extend(p)
+        if len(images) > MAX_DIGITS:
+            raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+                                  "its digits side by side.")
+    return np.stack(images), np.stack(probs)
+
+
+def _best_reading(region, left, right, height, probabilities):
+    """The region read as the sequence of pieces (between candidate cuts) whose joint
+    probability, less a prior for each extra digit and for pieces wider than a digit, is
+    highest: a dynamic programme over the cuts, every piece classified in one batch."""
+    cuts = _cut_candidates(region, left, right, height)
+    spans = [(i, j) for i in range(len(cuts)) for j in range(i + 1, len(cuts))
+             if (i, j) == (0, len(cuts) - 1) or cuts[j] - cuts[i] <= 1.3 * height]
+    pieces, kept = [], []
+    total = (region > 0.25).sum()
+    for i, j in spans:
+        piece = np.zeros_like(region)
+        piece[:, cuts[i]:cuts[j]] = region[:, cuts[i]:cuts[j]]
+        if (piece > 0.25).sum() >= 0.03 * total:
+            pieces.append(mnist_digit(piece))
+            kept.append((i, j))
+    p = probabilities(np.stack(pieces))
+    score = {}
+    for k, (i, j) in enumerate(kept):
+        too_wide = max(0.0, (cuts[j] - cuts[i]) / height - 1.1)
+        score[i, j] = float(np.log(p[k].max() + 1e-9)) - SPLIT_PRIOR - WIDE_COST * too_wide
+    best = {0: (0.0, [])}  # cut index -> (score, piece indices so far)
+    for j in range(1, len(cuts)):
+        options = [(best[i][0] + score[i, j], best[i][1] + [kept.index((i, j))])
+                   for i in range(j) if i in best and (i, j) in score]
+        if options:
+            best[j] = max(options, key=lambda o: o[0])
+    chosen = best[len(cuts) - 1][1]
+    return [pieces[k] for k in chosen], [p[k] for k in chosen]
+
+
+def _cut_candidates(region, left, right, height) -> list[int]:
+    """The region's ends and, when it is wide enough to hold two digits, the columns of
+    least ink (local minima of the smoothed column profile, at least a tenth of the height
+    apart, the 12 emptiest)."""
+    width = right - left
+    if width < MAY_HOLD_TWO * height:
+        return [left, right]
+    columns = cv2.blur(region[:, left:right].sum(0, keepdims=True).astype(np.float32),
+                       (max(1, width // 60) * 2 + 1, 1))[0]
+    gap = max(2, int(0.1 * height))
+    minima = [i for i in range(gap, width - gap)
+              if columns[i] <= columns[i - 1] and columns[i] <= columns[i + 1]]
+    chosen: list[int] = []
+    for i in sorted(minima, key=lambda i: columns[i]):
+        if all(abs(i - c) >= gap for c in chosen):
+            chosen.append(i)
+        if len(chosen) == 12:
+            break
+    return [left, *sorted(left + c for c in chosen), right]
+
+
+def digit_regions(ink: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], int]:
+    """([(ink of one region, left, right), ...] left to right, the tallest region's height)."""
+    mask = ink > 0.25
+    rows = np.flatnonzero(mask.any(1))
+    if rows.size == 0:
+        raise BlankImageError("Draw a digit first: no ink found in this image.")
+    radius = max(1, round(0.03 * (rows[-1] - rows[0] + 1)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    joined = cv2.dilate(mask.astype(np.uint8), kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    areas = np.bincount(labels[mask], minlength=count)
+    keep = [i for i in range(1, count) if areas[i] >= 0.02 * mask.sum()]
+    if len(keep) > 4 * MAX_DIGITS:
+        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+                              "its digits side by side.")
+    boxes = [[stats[i, 0], stats[i, 0] + stats[i, 2], stats[i, 1], stats[i, 1] + stats[i, 3],
+              [i]] for i in keep]  # left, right, top, bottom, labels
+    boxes = _merge(boxes)
+    height = max(b[3] - b[2] for b in boxes)
+    return [(np.where(np.isin(labels, b[4]), ink, 0.0).astype(np.float32), b[0], b[1])
+            for b in boxes], height
+
+
+def _merge(boxes: list[list]) -> list[list]:
+    """Merge regions that share at least half the narrower one's columns, then each region
+    too short to be a digit into its horizontally nearest neighbour; left to right."""
+    def join(a, b):
+        return [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]), a[4] + b[4]]
+
+    changed = True
+    while changed and len(boxes) > 1:
+        changed = False
+        boxes.sort(key=lambda b: b[0])
+        tallest = max(b[3] - b[2] for b in boxes)
+        for i, j in combinations(range(len(boxes)), 2):
+            a, b = boxes[i], boxes[j]
+            overlap = min(a[1], b[1]) - max(a[0], b[0])
+            if overlap >= 0.5 * min(a[1] - a[0], b[1] - b[0]):
+                boxes[i] = join(a, b)
+                del boxes[j]
+                changed = True
+                break
+        if changed:
+            continue
+        short = [i for i, b in enumerate(boxes) if b[3] - b[2] < SHORT * tallest]
+        if short:
+            i = short[0]
+            a = boxes[i]
+            centre = (a[0] + a[1]) / 2
+            j = min((k for k in range(len(boxes)) if k != i),
+                    key=lambda k: max(boxes[k][0] - centre, centre - boxes[k][1], 0))
+            boxes[j] = join(boxes[j], a)
+            del boxes[i]
+            changed = True
+    return sorted(boxes, key=lambda b: b[0])

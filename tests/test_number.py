@@ -1,0 +1,59 @@
+"""Several digits read as a number, built from MNIST test digits with known answers."""
+import numpy as np
+import pytest
+
+from classifier.predict import load_model
+from training import synthetic
+from training.data import read_split
+
+
+@pytest.fixture(scope="module")
+def mnist(data_dir):
+    x, y = read_split(data_dir, "mnist", "test", download=False)
+    return x.numpy(), y.numpy()
+
+
+def numbers_read(mnist, n, seed, **kind):
+    x, y = mnist
+    rng = np.random.default_rng(seed)
+    clf = load_model("mnist-cnn")
+    right = 0
+    for _ in range(n):
+        idx = rng.integers(0, len(x), int(rng.integers(2, 5)))
+        truth = "".join(str(y[i]) for i in idx)
+        right += clf.read_number(synthetic.number([x[i] for i in idx], rng, **kind))["number"] \
+            == truth
+    return right / n
+
+
+def test_numbers_written_apart(mnist):
+    assert numbers_read(mnist, 60, seed=10) >= 0.95
+
+
+def test_numbers_with_broken_strokes(mnist):
+    assert numbers_read(mnist, 60, seed=11, broken=True) >= 0.95
+
+
+def test_one_digit_reads_as_one_digit(mnist):
+    x, y = mnist
+    rng = np.random.default_rng(12)
+    clf = load_model("mnist-cnn")
+    read = [clf.read_number(synthetic.sketch(x[i], rng))["number"] for i in range(60)]
+    assert np.mean([r == str(y[i]) for i, r in enumerate(read)]) >= 0.96
+
+
+def test_a_five_with_a_detached_bar_is_one_digit():
+    rgba = np.zeros((200, 300, 4), np.uint8)
+    rgba[40:48, 60:110, 3] = 255      # the bar, not touching
+    rgba[56:110, 60:68, 3] = 255      # the down stroke
+    rgba[104:112, 60:105, 3] = 255    # the belly, roughly
+    rgba[104:160, 100:108, 3] = 255
+    rgba[152:160, 55:108, 3] = 255
+    rgba[60:160, 200:210, 3] = 255    # a 1 beside it
+    result = load_model("mnist-cnn").read_number(rgba)
+    assert len(result["digits"]) == 2 and result["number"][1] == "1"
+
+
+def test_clothing_models_do_not_read_numbers():
+    with pytest.raises(ValueError):
+        load_model("fashion-mnist-linear").read_number(np.zeros((28, 28), np.uint8))
