@@ -44,6 +44,13 @@ HUB_TIMEOUT_S = float(os.environ.get("HUB_TIMEOUT_S", 60))
 CACHE_SWEEP_S, CACHE_AGE_S = 60, 600
 DISK_BUDGET_MB = float(os.environ.get("DISK_BUDGET_MB", 500))
 NO_IMAGE = "No image was received: upload an image file (PNG, JPEG, WebP, ...)."
+CALIBRATED = "Top classes (calibrated)"
+CALIBRATED_MEANS = (
+    "*Calibrated* means: for inputs like the training images, answers given at 80% are "
+    "right about 80% of the time. It promises nothing for anything else (a scribble, a hat), "
+    "so each model also scores how unlike its training images the input is, and says so "
+    "when it is.")
+CSS = ".ood { opacity: 0.45; filter: grayscale(1); } .small p { font-size: 0.85em; }"
 
 
 def fetch_hub_models(repo_ids: list[str], timeout: float = HUB_TIMEOUT_S) -> dict[str, str]:
@@ -117,14 +124,19 @@ def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
 def analyse(image, model_name: str, method_title: str, target: str, compare_on: bool,
             dataset: str):
     """Everything the page shows for one input. Errors become a message, never a crash."""
-    empty = (None, None, None, "", [], None, [], [])
+    empty = (None, None, None, "", [], None, [], [], [])
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
         return ("Draw a digit or upload an image." if dataset == "mnist"
                 else "Upload a photo of a piece of clothing, or pick an example."), *empty
     try:
         clf = get_model(model_name, dataset)
         seen, steps = clf.preprocess_steps(image)  # steps: pictures, for clothing photos
-        probs = clf.predict_proba(seen)
+        probs, message = judged(clf, seen)
+        digits = number_gallery(clf, image)
+        if len(digits) > 1:
+            message = (f"**Reads as the number {''.join(c.split()[0] for _, c in digits)}** "
+                       "(each digit below). The answer beside it is for the whole drawing "
+                       "read as one digit.\n\n" + message)
         overlay, note = explanation(clf, seen, method_title, target)
         maps = feature_gallery(clf, seen)
         rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
@@ -136,7 +148,39 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
     except Exception:  # a bug must not take the page down: log it, say so
         log.exception("analysis failed")
         return "**Something went wrong with this image; it has been logged.**", *empty
-    return "", probs, crisp(seen), overlay, note, maps, rows or None, gallery, steps
+    return message, probs, crisp(seen), overlay, note, maps, rows or None, gallery, steps, \
+        digits
+
+
+NOT_LIKE = {"mnist": "a digit",
+            "fashion-mnist": "one of the ten kinds of clothing as it was shown them"}
+
+
+def judged(clf, seen: np.ndarray):
+    """The probabilities to show and a message: guesses greyed, with a warning, when the
+    input does not look like the model's training data."""
+    p, score = clf.probabilities_and_ood(clf.tensor(seen))
+    probs = {name: float(v) for name, v in zip(clf.class_names, p[0])}
+    if not clf.is_ood(None if score is None else float(score[0])):
+        return gr.update(value=probs, label=CALIBRATED, elem_classes=[]), ""
+    return (gr.update(value=probs, label="Guesses (not to be trusted here)",
+                      elem_classes=["ood"]),
+            f"**This does not look like {NOT_LIKE[clf.dataset]}** to {clf.name}: it is "
+            "unlike the images it was trained on, so its guesses below are not to be trusted.")
+
+
+def number_gallery(clf, image) -> list:
+    """Each digit of a drawing of several, with its answer; [] for one digit or clothing."""
+    if clf.recipe != "digit-v1":
+        return []
+    try:
+        result = clf.read_number(image)
+    except ImageError:
+        return []
+    if len(result["digits"]) < 2:
+        return []
+    return [(crisp(d["image"], 112), f"{d['label']} ({d['prob']:.0%})")
+            for d in result["digits"]]
 
 
 def explanation(clf, seen: np.ndarray, method_title: str, target: str):
@@ -228,11 +272,26 @@ def classify(image: FileData, model: str = "mnist-cnn") -> dict:
     """Classify an image file with one model: {"label", "confidences", "model"}."""
     try:
         clf = get_model(model)
-        probs = clf.predict_proba(uploaded_file(image))
+        p, score = clf.probabilities_and_ood(clf.tensor(uploaded_file(image)))
     except (ImageError, CheckpointError, ValueError) as err:
         raise refuse(err) from None
-    label = max(probs, key=probs.get)
-    return {"label": label, "confidences": probs, "model": model}
+    probs = {name: float(v) for name, v in zip(clf.class_names, p[0])}
+    score = None if score is None else round(float(score[0]), 4)
+    return {"label": max(probs, key=probs.get), "confidences": probs, "model": model,
+            "ood_score": score, "ood": clf.is_ood(score)}
+
+
+def read_number(image: FileData, model: str = "mnist-cnn") -> dict:
+    """Several digits side by side read as a number: {"number": "42", "digits": [{"label",
+    "prob"}, ...] left to right, "model"}."""
+    try:
+        clf = get_model(model, "mnist")
+        result = clf.read_number(uploaded_file(image))
+    except (ImageError, CheckpointError, ValueError) as err:
+        raise refuse(err) from None
+    return {"number": result["number"], "model": model,
+            "digits": [{"label": d["label"], "prob": round(d["prob"], 4)}
+                       for d in result["digits"]]}
 
 
 def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
@@ -383,12 +442,15 @@ def input_panel(dataset: str):
         target = gr.Dropdown([PREDICTED, *classes], value=PREDICTED, label="Explain class")
     method_note = gr.Markdown(" ".join(r for r in applicable.values() if r))
     compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
-    status = gr.Markdown(elem_classes=["status"])
+    status = gr.Markdown(elem_classes=["status"], elem_id=f"{dataset}-status")
     with gr.Row():
-        probs = gr.Label(num_top_classes=5, label="Top classes (calibrated)", elem_id=f"{dataset}-label")
+        probs = gr.Label(num_top_classes=5, label=CALIBRATED, elem_id=f"{dataset}-label")
         seen = gr.Image(label="What the model sees (28x28)", interactive=False, height=320)
         overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
     note = gr.Markdown()
+    gr.Markdown(CALIBRATED_MEANS, elem_classes=["small"])
+    digits = gr.Gallery(label="The number, digit by digit", columns=6, height="auto",
+                        object_fit="contain", visible=dataset == "mnist")
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
                        columns=3, height="auto", object_fit="contain",
                        visible=dataset == "fashion-mnist")
@@ -398,7 +460,7 @@ def input_panel(dataset: str):
     with gr.Accordion("Feature maps of conv models", open=False):
         maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
     controls = (model, method, target, compare_on)
-    outputs = [status, probs, seen, overlay, note, maps, table, gallery, steps]
+    outputs = [status, probs, seen, overlay, note, maps, table, gallery, steps, digits]
     model.change(lambda m: model_options(m, dataset), model, [method, method_note, target],
                  api_visibility="private")
     return controls, outputs
@@ -490,8 +552,10 @@ with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
     gr.api(classify, api_name="classify")
     gr.api(explain, api_name="explain")
     gr.api(compare, api_name="compare")
+    gr.api(read_number, api_name="read_number")
 
-# Sketchpad opens with no tool selected; pick the brush so users can draw at once.
+# Sketchpad opens with no tool selected, and "Clear canvas" deselects the brush; pick it
+# so users can draw at once, and again after clearing.
 SELECT_BRUSH = """() => {
   const pick = () => {
     const pad = document.querySelector('#sketchpad');
@@ -501,6 +565,11 @@ SELECT_BRUSH = """() => {
   };
   let tries = 0;
   const timer = setInterval(() => { if (pick() || ++tries > 50) clearInterval(timer); }, 100);
+  // "Clear canvas" deselects the brush: pick it again, so the next stroke draws
+  document.addEventListener('click', (e) => {
+    const b = e.target.closest && e.target.closest('#sketchpad button');
+    if (b && /clear/i.test(b.getAttribute('aria-label') || '')) setTimeout(pick, 150);
+  }, true);
 }"""
 
 demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
@@ -509,7 +578,7 @@ demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at 
 def launch_options() -> dict:
     # state_session_capacity: each open page keeps its last input (a drawing is ~1 MB)
     # max_threads: fewer worker threads, fewer per-thread buffers in torch and malloc
-    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH, state_session_capacity=256,
+    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH, css=CSS, state_session_capacity=256,
                 max_threads=8,
                 server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))

@@ -1,8 +1,11 @@
 """Accuracy on what users send, built from real test images (training/synthetic.py):
 Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos; and
-for the clothing models, the real development photos (accepted answers per photo class).
+for the clothing models, the real development photos (accepted answers per photo class);
+big drawings touching each canvas edge; numbers of 2-4 digits read whole (written apart,
+with broken strokes, touching); and, with ``--ood``, the out-of-distribution table of
+``benchmarks/ood.py``.
 
-    python benchmarks/robustness.py [--n 2000]
+    python benchmarks/robustness.py [--n 2000] [--ood]
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from classifier import list_models, load_model  # noqa: E402
+from classifier import BlankImageError, list_models, load_model  # noqa: E402
 from classifier.evaluate import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
@@ -25,6 +28,7 @@ SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": sy
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=2000, help="test images per set (default: 2000)")
+    p.add_argument("--ood", action="store_true", help="also the out-of-distribution table")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
     for dataset, sets in SETS.items():
@@ -39,12 +43,40 @@ def main() -> None:
                 hits = [clf.predict(s) == clf.class_names[y] for s, y in zip(seen, labels)]
                 print(f"{dataset:<14} {set_name:<14} {clf.name:<24} "
                       f"accuracy {100 * np.mean(hits):6.2f}%  (n={len(hits)})", flush=True)
+    mnist, mnist_labels = read_split(args.data_dir, "mnist", "test")
+    mnist, mnist_labels = mnist.numpy(), mnist_labels.numpy()
+    cnn = load_model("mnist-cnn")
+    for edge in ("top", "bottom", "left", "right", "fill"):
+        rng = np.random.default_rng(0)
+        hits, refused = 0, 0
+        for x, y in zip(mnist[:args.n // 2], mnist_labels[:args.n // 2]):
+            try:
+                hits += cnn.predict(synthetic.sketch_at_edge(x, rng, edge)) == str(y)
+            except BlankImageError:
+                refused += 1
+        print(f"mnist          edge: {edge:<8} mnist-cnn                accuracy "
+              f"{100 * hits / (args.n // 2):6.2f}%  refused {refused}", flush=True)
+    for kind in ("apart", "broken", "touching"):
+        rng = np.random.default_rng(0)
+        right, total = 0, args.n // 4
+        for _ in range(total):
+            idx = rng.integers(0, len(mnist), int(rng.integers(2, 5)))
+            drawing = synthetic.number([mnist[i] for i in idx], rng, broken=kind == "broken",
+                                       touching=kind == "touching")
+            right += cnn.read_number(drawing)["number"] == "".join(str(mnist_labels[i])
+                                                                    for i in idx)
+        print(f"mnist          number: {kind:<8} mnist-cnn              whole number right "
+              f"{100 * right / total:6.2f}%  (n={total}, 2-4 digits)", flush=True)
     photos = Path(args.data_dir) / "clothing-photos"
     for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()):
         r = evaluate_photos(load_model(m["name"]), photos)
         per_class = "  ".join(f"{c} {v['accepted']}/{v['n']}" for c, v in r["per_class"].items())
         print(f"fashion-mnist  real photos    {m['name']:<24} accepted {100 * r['accepted']:6.2f}%  "
               f"refused {r['refused']}/{r['total']}  ({per_class})", flush=True)
+    if args.ood:
+        from benchmarks.ood import main as ood_table
+
+        ood_table(["--data-dir", args.data_dir, "--photos", str(photos)])
 
 
 if __name__ == "__main__":

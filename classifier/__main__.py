@@ -2,6 +2,7 @@
 
     python -m classifier models [--json]
     python -m classifier predict --model mnist-cnn digit.png [more.png ...] [--json]
+    python -m classifier predict --model mnist-cnn --number 42.png --json
     python -m classifier explain --model mnist-cnn --method gradcam [--target 7] digit.png --out overlay.png
     python -m classifier evaluate --model mnist-cnn --data-dir ../shared/data [--json]
 """
@@ -37,20 +38,40 @@ def cmd_predict(args) -> int:
     status = 0
     for path in args.images:
         try:
-            probs = clf.predict_proba(path)
+            line = read_number(clf, path) if args.number else classify(clf, path)
         except ImageError as err:  # one bad file does not stop the others
             status = 1
             print(json.dumps({"file": path, "error": str(err)}) if args.json
                   else f"{path}: error: {err}")
             continue
-        label = max(probs, key=probs.get)
-        if args.json:
-            print(json.dumps({"file": path, "label": label,
-                              "index": clf.class_names.index(label), "probs": probs}))
-        else:
-            top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
-            print(f"{path}: {label}  (" + ", ".join(f"{k} {v:.1%}" for k, v in top) + ")")
+        print(json.dumps(line) if args.json else describe(line))
     return status
+
+
+def classify(clf, path: str) -> dict:
+    probs, score = clf.probabilities_and_ood(clf.tensor(path))
+    probs = {name: float(p) for name, p in zip(clf.class_names, probs[0])}
+    label = max(probs, key=probs.get)
+    score = None if score is None else round(float(score[0]), 4)
+    return {"file": path, "label": label, "index": clf.class_names.index(label),
+            "probs": probs, "ood_score": score, "ood": clf.is_ood(score)}
+
+
+def read_number(clf, path: str) -> dict:
+    result = clf.read_number(path)
+    return {"file": path, "number": result["number"],
+            "digits": [{"label": d["label"], "prob": round(d["prob"], 4)}
+                       for d in result["digits"]]}
+
+
+def describe(line: dict) -> str:
+    if "number" in line:
+        return (f"{line['file']}: {line['number']}  (" + ", ".join(
+            f"{d['label']} {d['prob']:.1%}" for d in line["digits"]) + ")")
+    top = sorted(line["probs"].items(), key=lambda kv: -kv[1])[:3]
+    warning = "  [does not look like the training data]" if line["ood"] else ""
+    return (f"{line['file']}: {line['label']}  ("
+            + ", ".join(f"{k} {v:.1%}" for k, v in top) + ")" + warning)
 
 
 def cmd_explain(args) -> int:
@@ -83,7 +104,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     pr = sub.add_parser("predict", help="classify image files")
     pr.add_argument("--model", required=True, help="model name, folder or Hub repo id")
     pr.add_argument("images", nargs="+", help="image files")
-    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.add_argument("--json", action="store_true", help="one JSON object per line, with "
+                    "ood_score (higher = less like the training data) and ood (past the "
+                    "model's threshold)")
+    pr.add_argument("--number", action="store_true",
+                    help="read several digits side by side as a number (digit models)")
     pr.set_defaults(func=cmd_predict)
     ex = sub.add_parser("explain", help="write an explanation overlay for one image")
     ex.add_argument("--model", required=True)

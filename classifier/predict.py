@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.ood import features, load_stats, scores
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
 
 
@@ -36,6 +37,12 @@ class Classifier:
         # (predictions too) takes this lock: otherwise one thread's pass runs another's hook.
         self.lock = threading.RLock()
         self.metrics = _read_metrics(config.get("folder"))
+        # out-of-distribution score: the method and threshold fitted for this checkpoint
+        self.ood_config: dict = config.get("ood") or {}
+        self.ood_stats = load_stats(config["folder"]) if config.get("folder") else None
+        if self.ood_config.get("method") not in (None, "msp", "energy") \
+                and self.ood_stats is None:
+            self.ood_config = {}  # its statistics are missing: no score rather than a wrong one
 
     @property
     def test_accuracy(self) -> float | None:
@@ -70,6 +77,23 @@ class Classifier:
         """Calibrated probabilities (N, classes) for a normalised batch."""
         return (self.logits(x) / self.temperature).softmax(1)
 
+    def probabilities_and_ood(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Calibrated probabilities (N, classes) and the out-of-distribution score (N,),
+        higher = less like the training data (None where the checkpoint has none), from
+        one forward pass."""
+        with self.lock, torch.inference_mode():
+            logits, feats = features(self.model, x)
+        probs = (logits / self.temperature).softmax(1)
+        method = self.ood_config.get("method")
+        if method is None:
+            return probs, None
+        return probs, scores(logits, feats, self.temperature, self.ood_stats)[method]
+
+    def is_ood(self, score: float | None) -> bool:
+        """Whether a score is past this checkpoint's threshold (about 1% of held-out
+        training images are)."""
+        return score is not None and score > self.ood_config["threshold"]
+
     def predict_proba(self, image) -> dict[str, float]:
         """{class name: calibrated probability} for one image, in class order."""
         probs = self.probabilities(self.tensor(image))[0]
@@ -78,6 +102,23 @@ class Classifier:
     def predict(self, image) -> str:
         probs = self.predict_proba(image)
         return max(probs, key=probs.get)
+
+    def read_number(self, image) -> dict:
+        """Several digits side by side (digit models only): ``{"number": "42", "digits":
+        [{"label", "prob", "image"}, ...]}`` left to right, ``image`` the 28x28 each one
+        became, ``prob`` its calibrated probability."""
+        from classifier.image import load_rgba
+        from classifier.number import read_digits
+
+        if self.recipe != "digit-v1":
+            raise ValueError(f"{self.name} reads clothing, not numbers")
+        seen, probs = read_digits(load_rgba(image), lambda batch: self.probabilities(
+            normalize(batch, self.mean, self.std)).numpy())
+        probs = torch.from_numpy(probs)
+        best = probs.max(1)
+        digits = [{"label": self.class_names[int(i)], "prob": float(p), "image": img}
+                  for i, p, img in zip(best.indices, best.values, seen)]
+        return {"number": "".join(d["label"] for d in digits), "digits": digits}
 
     def explain(self, image, method: str = "saliency", target: int | str | None = None,
                 size: int = 280):

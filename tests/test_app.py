@@ -18,14 +18,15 @@ def run(image, model="mnist-linear", method="Saliency", dataset="mnist", compare
 
 
 def test_a_sketchpad_drawing_is_classified_shown_and_explained():
-    status, probs, seen, overlay, note, *_, steps = run(drawing())
-    assert status == "" and max(probs, key=probs.get) == "1"
+    status, probs, seen, overlay, note, *_, steps, digits = run(drawing())
+    probs = probs["value"]
+    assert status == "" and max(probs, key=probs.get) == "1" and digits == []
     assert seen.shape == (280, 280) and overlay.shape == (280, 280, 3)
     assert "Saliency for class **1**" in note and steps == []  # steps are for photos
 
 
 def test_compare_all_lists_every_model_of_the_dataset():
-    *_, rows, gallery, _ = run(drawing(), compare=True)
+    *_, rows, gallery, _, _ = run(drawing(), compare=True)
     assert [r[0] for r in rows] == app.MODELS["mnist"] and len(gallery) == len(rows)
     assert all(isinstance(r[3], float) for r in rows)  # latency in ms
 
@@ -64,13 +65,15 @@ def test_gradcam_is_not_offered_for_models_without_conv_layers():
 
 def test_clothing_example_runs_end_to_end():
     example = app.examples("clothing")[0]  # a Fashion-MNIST image: nothing to cut out
-    status, probs, *_, steps = run(example, model="fashion-mnist-linear", dataset="fashion-mnist")
-    assert status == "" and len(probs) == 10 and steps == []
+    status, probs, *_, steps, _ = run(example, model="fashion-mnist-linear",
+                                      dataset="fashion-mnist")
+    assert status == "" and len(probs["value"]) == 10 and steps == []
 
 
 def test_a_clothing_photo_shows_how_it_was_read():
     photo = str(app.EXAMPLES / "clothing" / "photo-coat.jpg")
-    status, probs, seen, *_, steps = run(photo, model="fashion-mnist-cnn", dataset="fashion-mnist")
+    status, probs, seen, *_, steps, _ = run(photo, model="fashion-mnist-cnn",
+                                            dataset="fashion-mnist")
     assert status == "" and [c[:2] for _, c in steps] == ["1.", "2.", "3."]
     outlined, cut, small = (picture for picture, _ in steps)
     assert outlined.ndim == 3 and cut.shape[0] <= outlined.shape[0] and small.shape == (224, 224, 3)
@@ -100,6 +103,46 @@ def test_classify_endpoint_round_trip(client, seven):
     out = client.predict(handle_file(seven), "mnist-linear", api_name="/classify")
     assert out["label"] == "7" and out["model"] == "mnist-linear"
     assert abs(sum(out["confidences"].values()) - 1) < 1e-4
+    assert out["ood"] is False and isinstance(out["ood_score"], float)
+
+
+def test_read_number_endpoint_round_trip(client, tmp_path, data_dir):
+    from gradio_client import handle_file
+
+    from training import synthetic
+    from training.data import read_split
+
+    x, y = read_split(data_dir, "mnist", "test", download=False)
+    picks = [int(np.flatnonzero(y.numpy() == d)[0]) for d in (3, 0, 8)]
+    path = tmp_path / "308.png"
+    Image.fromarray(synthetic.number([x[i].numpy() for i in picks],
+                                     np.random.default_rng(1))).save(path)
+    out = client.predict(handle_file(str(path)), "mnist-cnn", api_name="/read_number")
+    assert out["number"] == "308" and len(out["digits"]) == 3
+    with pytest.raises(Exception, match="Unknown model"):
+        client.predict(handle_file(str(path)), "fashion-mnist-cnn", api_name="/read_number")
+
+
+def test_a_scribble_is_flagged_on_the_page():
+    from training import synthetic
+
+    rgba = synthetic.scribble(np.random.default_rng(5))
+    status, probs, *_ = run({"background": None, "layers": [rgba], "composite": rgba},
+                            model="mnist-cnn")
+    assert "does not look like a digit" in status and probs["elem_classes"] == ["ood"]
+    assert len(probs["value"]) == 10  # the guesses are still listed
+
+
+def test_several_digits_show_the_number(data_dir):
+    from training import synthetic
+    from training.data import read_split
+
+    x, y = read_split(data_dir, "mnist", "test", download=False)
+    picks = [int(np.flatnonzero(y.numpy() == d)[0]) for d in (4, 2)]
+    rgba = synthetic.number([x[i].numpy() for i in picks], np.random.default_rng(0))
+    status, *_, digits = run({"background": None, "layers": [rgba], "composite": rgba},
+                             model="mnist-cnn")
+    assert "Reads as the number 42" in status and [c[0] for _, c in digits] == ["4", "2"]
 
 
 def test_explain_endpoint_round_trip(client, seven):

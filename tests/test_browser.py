@@ -113,3 +113,52 @@ def test_uploading_a_file_that_is_not_an_image_shows_the_message(server, tmp_pat
         assert page.get_by_role("strong").filter(has_text=said).is_visible()  # and in the status
         page.screenshot(path=str(tmp_path / "not-an-image.png"))
         browser.close()
+
+
+def status_text(page, selector="#mnist-status", timeout=30.0, contains="") -> str:
+    end = time.time() + timeout
+    while time.time() < end:
+        text = page.inner_text(selector)
+        if contains in text and text.strip():
+            return text
+        time.sleep(0.3)
+    raise AssertionError(f"{contains!r} did not appear; the page says {text!r}")
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1300, "height": 900},
+                                      {"width": 390, "height": 844}])
+def test_big_drawings_numbers_and_scribbles_as_people_draw_them(server, tmp_path, viewport):
+    sync_api = require_browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport=viewport)
+        page.goto(server)
+        page.wait_for_selector("#sketchpad canvas", timeout=60000)
+        page.wait_for_timeout(1500)
+        half = page.query_selector("#sketchpad canvas").bounding_box()["width"] / 2
+        # a 1 from the very top edge to the very bottom: it used to be refused as empty
+        draw(page, [(0, -half), (0, half - 1)])
+        assert predicted_label(page) == "1"
+        page.screenshot(path=str(tmp_path / f"edge-{viewport['width']}.png"), full_page=True)
+        page.locator("#sketchpad button[aria-label*='Clear']").first.click()
+        page.wait_for_timeout(500)
+        # 1 and 7 side by side, small: a number
+        s = half / 140
+        draw(page, [(-80 * s, -50 * s), (-80 * s, 50 * s)])
+        draw(page, [(0, -50 * s), (70 * s, -50 * s), (20 * s, 50 * s)])
+        assert "Reads as the number 17" in status_text(page, contains="number")
+        page.screenshot(path=str(tmp_path / f"number-{viewport['width']}.png"), full_page=True)
+        page.locator("#sketchpad button[aria-label*='Clear']").first.click()
+        page.wait_for_timeout(500)
+        # a scribble
+        zigzag = [(-100 * s + 25 * s * k, (60 if k % 2 else -60) * s) for k in range(9)]
+        draw(page, zigzag)
+        draw(page, [(-90 * s, 0), (90 * s, 10 * s), (-60 * s, 40 * s), (80 * s, -40 * s)])
+        assert "does not look like a digit" in status_text(page, contains="look like")
+        page.screenshot(path=str(tmp_path / f"scribble-{viewport['width']}.png"),
+                        full_page=True)
+        shots = os.environ.get("BROWSER_SHOTS")
+        if shots:
+            for f in tmp_path.glob("*.png"):
+                shutil.copy(f, shots)
+        browser.close()

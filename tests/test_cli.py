@@ -34,7 +34,8 @@ def test_predict_json_has_one_line_per_file_with_errors_inline(model_dir, images
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert status == 1 and [d["file"] for d in lines] == images
     ok, broken, blank = lines
-    assert set(ok) == {"file", "label", "index", "probs"}
+    assert set(ok) == {"file", "label", "index", "probs", "ood_score", "ood"}
+    assert ok["ood_score"] is None and ok["ood"] is False  # this checkpoint has no score
     assert ok["label"] == str(ok["index"]) and list(ok["probs"]) == [str(i) for i in range(10)]
     assert abs(sum(ok["probs"].values()) - 1) < 1e-5
     assert ok["probs"][ok["label"]] == max(ok["probs"].values())
@@ -65,3 +66,41 @@ def test_evaluate_through_the_serving_path_matches_the_recorded_accuracy(data_di
     result = json.loads(capsys.readouterr().out)
     metrics = json.loads((CHECKPOINTS_DIR / "mnist-linear" / "metrics.json").read_text())
     assert result["correct"] == metrics["test_correct"]
+
+
+def json_lines(argv, capsys):
+    assert main(argv) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_predict_json_has_the_ood_score_and_flag(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from training import synthetic
+
+    scribble = tmp_path / "scribble.png"
+    Image.fromarray(synthetic.scribble(np.random.default_rng(5))).save(scribble)
+    digit = CHECKPOINTS_DIR.parent / "examples" / "digit" / "7-1.png"
+    lines = json_lines(["predict", "--model", "mnist-cnn", "--json", str(scribble),
+                        str(digit)], capsys)
+    assert [line["ood"] for line in lines] == [True, False]
+    assert lines[0]["ood_score"] > lines[1]["ood_score"]
+
+
+def test_predict_number_json(tmp_path, data_dir, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from training import synthetic
+    from training.data import read_split
+
+    x, y = read_split(data_dir, "mnist", "test", download=False)
+    picks = [int(np.flatnonzero(y.numpy() == d)[0]) for d in (4, 2)]
+    path = tmp_path / "42.png"
+    Image.fromarray(synthetic.number([x[i].numpy() for i in picks],
+                                     np.random.default_rng(0))).save(path)
+    (line,) = json_lines(["predict", "--model", "mnist-cnn", "--number", "--json", str(path)],
+                         capsys)
+    assert line["number"] == "42" and [d["label"] for d in line["digits"]] == ["4", "2"]
+    assert all(0 <= d["prob"] <= 1 for d in line["digits"])

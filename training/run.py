@@ -20,6 +20,7 @@ from classifier.models import build_model, count_parameters
 from classifier.preprocess import DEFAULT_RECIPE
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
+from training.ood import calibrate
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits
 
@@ -198,6 +199,7 @@ def run(cfg: dict, log=print) -> Path:
              **checkpoint_files(model, config, metrics, test_images, test_labels)}
     folder = Path(cfg["out_dir"]) / config["name"]
     save_checkpoint(folder, model, config, dtype=dtype, extra_files=files)
+    calibrate(folder, cfg["data_dir"], log=log)  # its out-of-distribution score
     return folder
 
 

@@ -3,6 +3,9 @@
 - ``sketch``: a digit redrawn as thick black strokes on a large transparent canvas,
   off-centre and at varied sizes: what the app's Sketchpad sends (RGBA, ink in alpha).
 - ``sketch_at_edge``: the same, drawn big and touching one edge of the canvas (or filling it).
+- ``number``: several digits drawn side by side on one canvas, some touching or broken.
+- ``scribble`` and ``letter``: what is not a digit, drawn the same way (random pen strokes;
+  a letter in Pillow's built-in font), for the out-of-distribution score.
 - ``paper``: a digit as dark ink on light, slightly noisy, unevenly lit paper, JPEG-compressed.
 - ``product``: a Fashion-MNIST item turned back into a product photo: coloured, dark on a
   light background, off-centre on a larger canvas, JPEG-compressed.
@@ -14,7 +17,7 @@ import io
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def _upscale(x28: np.ndarray, size: int) -> np.ndarray:
@@ -65,6 +68,34 @@ def sketch_at_edge(x28: np.ndarray, rng: np.random.Generator, edge: str,
     return out
 
 
+def number(digits: list[np.ndarray], rng: np.random.Generator, touching: bool = False,
+           broken: bool = False, size: int = 120) -> np.ndarray:
+    """A drawing of several digits left to right (RGBA, ink in alpha). ``touching``: each
+    digit's ink runs into the next one's; ``broken``: each digit has a gap cut across it."""
+    inks = []
+    for x28 in digits:
+        stroke = _upscale(x28, size) > 0.4
+        rows, cols = np.flatnonzero(stroke.any(1)), np.flatnonzero(stroke.any(0))
+        ink = stroke[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy()
+        if broken:  # a gap of 3% of the size across the digit, between 30% and 70% down
+            at = int(ink.shape[0] * rng.uniform(0.3, 0.7))
+            ink[at:at + max(2, size // 33)] = False
+        inks.append(ink)
+    gaps = (rng.integers(-size // 40, 1, len(inks)) if touching
+            else rng.integers(size // 12, size // 3, len(inks)))
+    height = max(i.shape[0] for i in inks) + size // 2
+    width = sum(i.shape[1] for i in inks) + int(gaps.sum()) + size
+    out = np.zeros((height, width, 4), np.uint8)
+    left = size // 2
+    for ink, gap in zip(inks, gaps):
+        top = (height - ink.shape[0]) // 2 + int(rng.integers(-size // 12, size // 12 + 1))
+        top = int(np.clip(top, 0, height - ink.shape[0]))
+        region = out[top:top + ink.shape[0], left:left + ink.shape[1], 3]
+        region[ink] = 255
+        left += ink.shape[1] + int(gap)
+    return out
+
+
 def paper(x28: np.ndarray, rng: np.random.Generator, cropped: bool = False) -> np.ndarray:
     """``cropped``: the photo framed so tightly that the digit runs off its top and bottom."""
     size = int(rng.integers(60, 140))
@@ -98,3 +129,40 @@ def product(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     photo[top:top + size, left:left + size] = patch * (1 - v) + colour * v
     photo += rng.normal(0, 2, photo.shape)
     return _jpeg(np.clip(photo, 0, 255).astype(np.uint8), int(rng.integers(70, 92)))
+
+
+def _pen(canvas: int, strokes: list[np.ndarray], width: int) -> np.ndarray:
+    image = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(image)
+    for points in strokes:
+        draw.line([tuple(p) for p in points.tolist()], fill=255, width=width, joint="curve")
+    out = np.zeros((canvas, canvas, 4), np.uint8)
+    out[..., 3] = np.asarray(image)
+    return out
+
+
+def scribble(rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
+    """1-3 random pen strokes (a wandering line with momentum), RGBA ink in alpha."""
+    strokes = []
+    for _ in range(int(rng.integers(1, 4))):
+        n = int(rng.integers(15, 60))
+        heading = rng.uniform(0, 2 * np.pi)
+        turns = np.cumsum(rng.normal(0, rng.uniform(0.2, 0.8), n)) + heading
+        steps = rng.uniform(5, 20) * np.stack([np.cos(turns), np.sin(turns)], 1)
+        points = rng.uniform(canvas * 0.2, canvas * 0.8, 2) + np.cumsum(steps, 0)
+        strokes.append(np.clip(points, 0, canvas - 1))
+    return _pen(canvas, strokes, int(rng.integers(6, 20)))
+
+
+def letter(char: str, rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
+    """``char`` in Pillow's built-in font at a random size, slightly rotated, off-centre."""
+    size = int(rng.integers(canvas // 3, canvas * 2 // 3))
+    font = ImageFont.load_default(size=size)
+    image = Image.new("L", (canvas, canvas), 0)
+    ImageDraw.Draw(image).text((canvas // 2, canvas // 2), char, fill=255, font=font,
+                               anchor="mm", stroke_width=int(rng.integers(0, size // 25 + 1)),
+                               stroke_fill=255)
+    image = image.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR)
+    out = np.zeros((canvas, canvas, 4), np.uint8)
+    out[..., 3] = np.asarray(image)
+    return out

@@ -1,0 +1,113 @@
+"""Out-of-distribution scores measured against each other, per model: AUROC (in-distribution
+test images vs each outlier set) and the share flagged at the threshold that flags 1% of
+held-out training images. ``python -m training.ood`` writes the chosen one into checkpoints.
+
+    python benchmarks/ood.py --data-dir ../shared/data [--models mnist-cnn ...] [-n 500]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint  # noqa: E402
+from classifier.evaluate import photo_labels  # noqa: E402
+from classifier.ood import METHODS  # noqa: E402
+from classifier.preprocess import prepare  # noqa: E402
+from training import synthetic  # noqa: E402
+from training.data import read_split  # noqa: E402
+from training.ood import fitted, score_images  # noqa: E402
+
+LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefghjkmnpqrtuvwxy"  # not I, O, S, Z, i, l, o, s, z: digit-like
+
+
+def auroc(inside: torch.Tensor, outside: torch.Tensor) -> float:
+    """P(an outlier scores higher than an inlier), ties counted half."""
+    a, b = inside.double(), outside.double()
+    return float(((b[:, None] > a[None]).double().mean()
+                  + 0.5 * (b[:, None] == a[None]).double().mean()))
+
+
+def input_sets(data_dir: str, photos: str, n: int) -> dict:
+    """uint8 (N, 28, 28) sets per dataset: what the models should accept and what not."""
+    rng = np.random.default_rng(0)
+    mnist, _ = read_split(data_dir, "mnist", "test", download=False)
+    fashion, _ = read_split(data_dir, "fashion-mnist", "test", download=False)
+    scribbles = np.stack([prepare(synthetic.scribble(rng), "digit-v1") for _ in range(n)])
+    letters = np.stack([prepare(synthetic.letter(LETTERS[i % len(LETTERS)], rng), "digit-v1")
+                        for i in range(n)])
+    sketches = np.stack([prepare(synthetic.sketch(x, rng), "digit-v1")
+                         for x in mnist[:n].numpy()])
+    products = np.stack([prepare(synthetic.product(x, rng), "clothing-photo-v2")
+                         for x in fashion[:n].numpy()])
+    sets = {"mnist": {"in": {"test images": mnist, "canvas drawings": sketches},
+                      "out": {"scribbles": scribbles, "letters": letters,
+                              "clothing (Fashion-MNIST)": fashion[:2000]}},
+            "fashion-mnist": {"in": {"test images": fashion, "product photos": products},
+                              "out": {"digits (MNIST)": mnist[:2000],
+                                      "scribbles": scribbles}}}
+    folder = Path(photos)
+    if (folder / "labels.csv").is_file():
+        mapped = [p for p, _ in photo_labels(folder)]
+        rows = [line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:]]
+        unmapped = [folder / "images" / f for f, c in rows
+                    if c.strip() in ("hat", "shorts", "skirt")]
+        sets["fashion-mnist"]["in"]["real photos (mapped)"] = np.stack(
+            [prepare(p, "clothing-photo-v2") for p in mapped])
+        sets["fashion-mnist"]["out"]["hat, shorts, skirt photos"] = np.stack(
+            [prepare(p, "clothing-photo-v2") for p in unmapped])
+    return {d: {k: {name: torch.as_tensor(np.asarray(v)) for name, v in group.items()}
+                for k, group in s.items()} for d, s in sets.items()}
+
+
+def measure(name: str, data_dir: str, sets: dict) -> list[str]:
+    model, config = load_checkpoint(name)
+    images, labels = read_split(data_dir, config["dataset"], "train", download=False)
+    stats, val = fitted(model, config, images, labels)
+    threshold = {m: float(torch.quantile(s, 0.99)) for m, s in val.items()}
+    groups = sets[config["dataset"]]
+    inside = {k: score_images(model, config, stats, v) for k, v in groups["in"].items()}
+    outside = {k: score_images(model, config, stats, v) for k, v in groups["out"].items()}
+    rows = []
+    for method in METHODS:
+        cells = [f"{(inside[k][method] > threshold[method]).float().mean():.1%}"
+                 for k in groups["in"]]
+        for k, s in outside.items():
+            cells.append(f"{auroc(inside['test images'][method], s[method]):.3f} / "
+                         f"{(s[method] > threshold[method]).float().mean():.0%}")
+        rows.append(f"| {name} | {method} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default="../shared/data")
+    p.add_argument("--photos", default="../shared/data/clothing-photos")
+    p.add_argument("--models", nargs="*")
+    p.add_argument("-n", type=int, default=500, help="images per synthetic set")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    sets = input_sets(args.data_dir, args.photos, args.n)
+    names = args.models or available_models(CHECKPOINTS_DIR)
+    for dataset in ("mnist", "fashion-mnist"):
+        mine = [m for m in names if load_checkpoint(m)[1]["dataset"] == dataset]
+        if not mine:
+            continue
+        g = sets[dataset]
+        print(f"\n{dataset}: flagged among inputs like the training data, then AUROC / "
+              "flagged for each outlier set")
+        print("| model | score | " + " | ".join(f"{k} flagged" for k in g["in"]) + " | "
+              + " | ".join(g["out"]) + " |")
+        print("|" + " --- |" * (2 + len(g["in"]) + len(g["out"])))
+        for m in mine:
+            for row in measure(m, args.data_dir, sets):
+                print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""How unlike its training data an input is, for any shipped model.
+
+Scores, higher = less like the training data:
+
+- ``msp``: 1 - the maximum calibrated probability;
+- ``energy``: -T log sum exp(logits / T) (Liu et al., 2020);
+- ``mahalanobis``: the distance of the input's features (what the last linear layer reads;
+  PCA-projected pixels for the SVM) to the nearest class mean, under one covariance shared by
+  the classes (Lee et al., 2018);
+
+The statistics are fitted on training images by ``training.ood`` and stored in the
+checkpoint's ``ood.safetensors``; its config names the method and threshold (``"ood"``),
+set so that about 1% of held-out training images are flagged.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+OOD_FILE = "ood.safetensors"
+METHODS = ("msp", "energy", "mahalanobis")
+
+
+def features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, features) of a batch in one pass: the input of the model's last linear
+    layer, or for the SVM its PCA projection (its random features are too many to model)."""
+    if hasattr(model, "project"):
+        return model(x), model.project(x)
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    seen = []
+    handle = last.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0]))
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    return logits, seen[0].flatten(1).float()
+
+
+def scores(logits: torch.Tensor, feats: torch.Tensor, temperature: float,
+           stats: dict | None = None) -> dict[str, torch.Tensor]:
+    """Every score (N,) that the arguments allow, for a batch; ``stats`` holds ``means``
+    (C, D) and ``precision`` (D, D) of the features."""
+    logits = logits.float()
+    out = {"msp": 1 - (logits / temperature).softmax(1).max(1).values,
+           "energy": -temperature * torch.logsumexp(logits / temperature, 1)}
+    if stats is not None:
+        out["mahalanobis"] = _distance(feats.float(), stats["means"], stats["precision"])
+    return out
+
+
+def _distance(x: torch.Tensor, means: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
+    """Mahalanobis distance (N,) of each row of ``x`` to the nearest of ``means``."""
+    diff = x[:, None, :] - means[None]  # (N, C, D)
+    d2 = torch.einsum("ncd,de,nce->nc", diff, precision, diff)
+    return d2.min(1).values.clamp_min(0).sqrt()
+
+
+def load_stats(folder: str | Path) -> dict | None:
+    """The class means and precision stored with a checkpoint, or None."""
+    path = Path(folder) / OOD_FILE
+    if not path.is_file():
+        return None
+    return {k: v.float() for k, v in load_file(path).items()}
