@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home, rea
 import gradio as gr  # noqa: E402
 import numpy as np
 from gradio.data_classes import FileData  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
                         ExplainError, ImageError, list_models, load_model)
@@ -124,7 +124,7 @@ def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
 def analyse(image, model_name: str, method_title: str, target: str, compare_on: bool,
             dataset: str):
     """Everything the page shows for one input. Errors become a message, never a crash."""
-    empty = (None, None, None, "", [], None, [], [], [])
+    empty = (None, None, None, "", [], None, [], [], gr.update(value=None, visible=False))
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
         return ("Draw a digit or upload an image." if dataset == "mnist"
                 else "Upload a photo of a piece of clothing, or pick an example."), *empty
@@ -132,11 +132,11 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         clf = get_model(model_name, dataset)
         seen, steps = clf.preprocess_steps(image)  # steps: pictures, for clothing photos
         probs, message = judged(clf, seen)
-        digits = number_gallery(clf, image)
-        if len(digits) > 1:
-            message = (f"**Reads as the number {''.join(c.split()[0] for _, c in digits)}** "
-                       "(each digit below). The answer beside it is for the whole drawing "
-                       "read as one digit.\n\n" + message)
+        digits = several_digits(clf, image)
+        if digits:  # several digits: the whole drawing is not one digit, whatever the score
+            message = (f"**Reads as the number {''.join(d['label'] for d in digits)}**: "
+                       + ", ".join(f"{d['label']} ({d['prob']:.0%})" for d in digits)
+                       + ". The guesses below read the whole drawing as one digit.")
         overlay, note = explanation(clf, seen, method_title, target)
         maps = feature_gallery(clf, seen)
         rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
@@ -149,7 +149,7 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         log.exception("analysis failed")
         return "**Something went wrong with this image; it has been logged.**", *empty
     return message, probs, crisp(seen), overlay, note, maps, rows or None, gallery, steps, \
-        digits
+        gr.update(value=number_picture(digits) if digits else None, visible=bool(digits))
 
 
 NOT_LIKE = {"mnist": "a digit",
@@ -169,18 +169,29 @@ def judged(clf, seen: np.ndarray):
             "unlike the images it was trained on, so its guesses below are not to be trusted.")
 
 
-def number_gallery(clf, image) -> list:
-    """Each digit of a drawing of several, with its answer; [] for one digit or clothing."""
+def several_digits(clf, image) -> list[dict]:
+    """The digits of a drawing of several, left to right; [] for one digit or clothing."""
     if clf.recipe != "digit-v1":
         return []
     try:
-        result = clf.read_number(image)
+        digits = clf.read_number(image)["digits"]
     except ImageError:
         return []
-    if len(result["digits"]) < 2:
-        return []
-    return [(crisp(d["image"], 112), f"{d['label']} ({d['prob']:.0%})")
-            for d in result["digits"]]
+    return digits if len(digits) > 1 else []
+
+
+def number_picture(digits: list[dict], side: int = 84) -> np.ndarray:
+    """Each digit's 28x28 image side by side, its answer under it: one picture, which
+    stays one row on a phone."""
+    gap, text = 8, 26
+    out = Image.new("RGB", (len(digits) * (side + gap) - gap, side + text), "white")
+    draw = ImageDraw.Draw(out)
+    for k, d in enumerate(digits):
+        left = k * (side + gap)
+        out.paste(Image.fromarray(crisp(d["image"], side)).convert("RGB"), (left, 0))
+        draw.text((left + side // 2, side + text // 2), f"{d['label']}  {d['prob']:.0%}",
+                  fill="black", anchor="mm", font=ImageFont.load_default(size=16))
+    return np.asarray(out)
 
 
 def explanation(clf, seen: np.ndarray, method_title: str, target: str):
@@ -449,8 +460,8 @@ def input_panel(dataset: str):
         overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
     note = gr.Markdown()
     gr.Markdown(CALIBRATED_MEANS, elem_classes=["small"])
-    digits = gr.Gallery(label="The number, digit by digit", columns=6, height="auto",
-                        object_fit="contain", visible=dataset == "mnist")
+    digits = gr.Image(label="The number, digit by digit", interactive=False, height=150,
+                      visible=False)
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
                        columns=3, height="auto", object_fit="contain",
                        visible=dataset == "fashion-mnist")
