@@ -159,9 +159,8 @@ NOT_LIKE = {"mnist": "a digit",
 def judged(clf, seen: np.ndarray):
     """The probabilities to show and a message: guesses greyed, with a warning, when the
     input does not look like the model's training data."""
-    p, score = clf.probabilities_and_ood(clf.tensor(seen))
-    probs = {name: float(v) for name, v in zip(clf.class_names, p[0])}
-    if not clf.is_ood(None if score is None else float(score[0])):
+    probs, _, flagged = clf.assess(seen)
+    if not flagged:
         return gr.update(value=probs, label=CALIBRATED, elem_classes=[]), ""
     return (gr.update(value=probs, label="Guesses (not to be trusted here)",
                       elem_classes=["ood"]),
@@ -283,13 +282,11 @@ def classify(image: FileData, model: str = "mnist-cnn") -> dict:
     """Classify an image file with one model: {"label", "confidences", "model"}."""
     try:
         clf = get_model(model)
-        p, score = clf.probabilities_and_ood(clf.tensor(uploaded_file(image)))
+        probs, score, flagged = clf.assess(uploaded_file(image))
     except (ImageError, CheckpointError, ValueError) as err:
         raise refuse(err) from None
-    probs = {name: float(v) for name, v in zip(clf.class_names, p[0])}
-    score = None if score is None else round(float(score[0]), 4)
     return {"label": max(probs, key=probs.get), "confidences": probs, "model": model,
-            "ood_score": score, "ood": clf.is_ood(score)}
+            "ood_score": score, "ood": flagged}
 
 
 def read_number(image: FileData, model: str = "mnist-cnn") -> dict:

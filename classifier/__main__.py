@@ -49,12 +49,10 @@ def cmd_predict(args) -> int:
 
 
 def classify(clf, path: str) -> dict:
-    probs, score = clf.probabilities_and_ood(clf.tensor(path))
-    probs = {name: float(p) for name, p in zip(clf.class_names, probs[0])}
+    probs, score, flagged = clf.assess(path)
     label = max(probs, key=probs.get)
-    score = None if score is None else round(float(score[0]), 4)
     return {"file": path, "label": label, "index": clf.class_names.index(label),
-            "probs": probs, "ood_score": score, "ood": clf.is_ood(score)}
+            "probs": probs, "ood_score": score, "ood": flagged}
 
 
 def read_number(clf, path: str) -> dict:

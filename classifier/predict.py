@@ -94,6 +94,14 @@ class Classifier:
         training images are)."""
         return score is not None and score > self.ood_config["threshold"]
 
+    def assess(self, image) -> tuple[dict[str, float], float | None, bool]:
+        """({class name: calibrated probability}, the out-of-distribution score or None,
+        whether it is past the threshold) for one image, from one forward pass."""
+        probs, score = self.probabilities_and_ood(self.tensor(image))
+        score = None if score is None else round(float(score[0]), 4)
+        return ({name: float(p) for name, p in zip(self.class_names, probs[0])}, score,
+                self.is_ood(score))
+
     def predict_proba(self, image) -> dict[str, float]:
         """{class name: calibrated probability} for one image, in class order."""
         probs = self.probabilities(self.tensor(image))[0]
