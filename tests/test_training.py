@@ -134,3 +134,19 @@ def test_init_from_continues_a_checkpoint_and_checks_it_matches(tmp_path, data_d
               "--limit", "300", "--val-size", "300"])
     with pytest.raises(SystemExit, match="incomplete"):
         main(common + ["--out-dir", str(tmp_path), "--init-from", str(tmp_path)])
+
+
+def test_outlier_exposure_teaches_doubt_on_drawn_outliers_and_scores_by_confidence(
+        tmp_path, data_dir):
+    from training.outliers import outlier_pool, uniform_loss
+
+    assert uniform_loss(torch.zeros(4, 10)).item() == pytest.approx(torch.log(torch.tensor(10.)))
+    pool = outlier_pool(6, seed=1)
+    assert pool.shape == (6, 28, 28) and pool.dtype == torch.uint8 and pool.float().mean() > 5
+    cfg = resolve_config("mnist", "mlp", data_dir=str(data_dir), out_dir=str(tmp_path),
+                         epochs=1, limit=600, val_size=500, progress=False,
+                         outlier_exposure=0.5, outliers=40)
+    folder = run(cfg, log=lambda *_: None)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["training"]["outlier_exposure"] == 0.5
+    assert config["ood"]["method"] == "msp" and not (folder / "ood.safetensors").exists()

@@ -75,6 +75,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         f"{c['swa_epochs']}, off)")
     p.add_argument("--swa-lr", type=float,
                    help="learning rate of the weight-averaging epochs (default: lr / 10)")
+    p.add_argument("--outlier-exposure", type=float, metavar="WEIGHT",
+                   help="also train on drawn outliers (scribbles, letters) toward equal "
+                        "probabilities, with this loss weight, e.g. 0.5 (default: "
+                        f"{c['outlier_exposure']}, off)")
+    p.add_argument("--outliers", type=int,
+                   help=f"how many outliers to draw (default: {c['outliers']})")
     p.add_argument("--limit", type=int, help="train on the first N training images only, for "
                    "quick checks (default: all)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,

@@ -21,6 +21,7 @@ from classifier.preprocess import DEFAULT_RECIPE
 from training.data import DATASETS, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate
+from training.outliers import outlier_pool
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits
 
@@ -71,6 +72,7 @@ DATASET_OVERRIDES = {
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
                        weights_file=None, init_from=None, swa_epochs=0, swa_lr=None,
+                       outlier_exposure=0.0, outliers=5000,
                        data_dir="data", out_dir="checkpoints")
 
 
@@ -170,11 +172,15 @@ def run(cfg: dict, log=print) -> Path:
         model = model.to(memory_format=torch.channels_last)
     log(f"{cfg['dataset']}-{cfg['arch']}: {count_parameters(model):,} parameters, "
         f"{len(train[0])} train / {len(val[0])} val images, device {device}")
-    model, more, took = fit(model, train, val, cfg, device, log=log)
+    outliers = None
+    if cfg["outlier_exposure"]:
+        log(f"drawing {cfg['outliers']} outliers (scribbles and letters)")
+        outliers = outlier_pool(cfg["outliers"], cfg["seed"]).to(device)
+    model, more, took = fit(model, train, val, cfg, device, log=log, outliers=outliers)
     history, seconds = renumber(history, more), seconds + took
     swa = None
     if cfg["swa_epochs"]:
-        model, swa, more, took = average_weights(model, train, val, cfg, device, log)
+        model, swa, more, took = average_weights(model, train, val, cfg, device, log, outliers)
         history, seconds = renumber(history, more), seconds + took
     model = model.to("cpu", memory_format=torch.contiguous_format).float()
 
@@ -225,12 +231,12 @@ def start_from(cfg: dict):
     return model.train(), metrics["history"], metrics["train_seconds"]
 
 
-def average_weights(model, train, val, cfg, device, log=print):
+def average_weights(model, train, val, cfg, device, log=print, outliers=None):
     """Weight averaging after the main schedule; the average replaces ``model`` only when
     its validation loss is lower. Returns (model, summary, history, seconds)."""
     base_loss, base_acc = evaluate(model, *val, cfg, device)
     before = copy.deepcopy(model.state_dict())
-    averaged, more, seconds = fit_swa(model, train, val, cfg, device, log)
+    averaged, more, seconds = fit_swa(model, train, val, cfg, device, log, outliers)
     loss, acc = evaluate(averaged, *val, cfg, device)
     keep = loss < base_loss
     log(f"weight average of {cfg['swa_epochs']} epochs: val loss {loss:.4f} acc {acc:.4f}, "

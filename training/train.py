@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from classifier.preprocess import normalize
 from training.augment import augment
+from training.outliers import uniform_loss
 
 
 def autocast(device: torch.device, precision: str):
@@ -66,17 +67,28 @@ def batch_inputs(images: torch.Tensor, idx: torch.Tensor, cfg: dict) -> torch.Te
     return x
 
 
-def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, desc):
-    """One pass over shuffled batches of uint8 ``images`` on ``device``; returns (loss, acc)."""
+def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, desc,
+                    outliers=None):
+    """One pass over shuffled batches of uint8 ``images`` on ``device``; returns (loss, acc).
+    With ``outliers`` (uint8 images of no class), each batch also holds half as many of
+    them, taught toward equal probabilities with weight ``cfg["outlier_exposure"]``."""
     model.train()
     perm = torch.randperm(len(images), device=device)
     total_loss, correct, seen = 0.0, 0, 0
     batches = perm.split(cfg["batch_size"])
     for idx in tqdm(batches, desc=desc, leave=False, disable=not cfg["progress"]):
         x, y = batch_inputs(images, idx, cfg), labels[idx]
+        if outliers is not None:
+            pick = torch.randint(len(outliers), (max(1, len(idx) // 2),), device=device)
+            x = torch.cat([x, batch_inputs(outliers, pick, cfg)])
+            if cfg["channels_last"]:
+                x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device, cfg["precision"]):
             logits = model(x)
-        loss = loss_fn(logits, y, cfg)
+        loss = loss_fn(logits[:len(y)], y, cfg)
+        if outliers is not None:
+            loss = loss + cfg["outlier_exposure"] * uniform_loss(logits[len(y):])
+            logits = logits[:len(y)]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -105,7 +117,7 @@ def evaluate(model, images, labels, cfg, device) -> tuple[float, float]:
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def fit(model, train, val, cfg: dict, device: torch.device, log=print):
+def fit(model, train, val, cfg: dict, device: torch.device, log=print, outliers=None):
     """Train ``model`` on ``train`` = (images, labels); early-stop on ``val`` loss."""
     if cfg["epochs"] == 0:  # e.g. straight to weight averaging from a loaded checkpoint
         return model.eval(), [], 0.0
@@ -119,7 +131,8 @@ def fit(model, train, val, cfg: dict, device: torch.device, log=print):
     for epoch in range(1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
         tr_loss, tr_acc = train_one_epoch(model, images, labels, opt, sched, per_batch, cfg,
-                                          device, desc=f"epoch {epoch}/{cfg['epochs']}")
+                                          device, desc=f"epoch {epoch}/{cfg['epochs']}",
+                                          outliers=outliers)
         va_loss, va_acc = evaluate(model, val_images, val_labels, cfg, device)
         if not per_batch:
             sched.step(va_loss)
@@ -138,7 +151,7 @@ def fit(model, train, val, cfg: dict, device: torch.device, log=print):
     return model.eval(), history, time.perf_counter() - start
 
 
-def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print):
+def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print, outliers=None):
     """Stochastic weight averaging (Izmailov et al., 2018): ``swa_epochs`` more epochs from
     ``model`` at the constant rate ``swa_lr``, averaging the weights at the end of each.
     Returns the average, with batch-norm statistics recomputed for it over one pass of the
@@ -151,7 +164,8 @@ def fit_swa(model, train, val, cfg: dict, device: torch.device, log=print):
     for epoch in range(1, cfg["swa_epochs"] + 1):
         t0 = time.perf_counter()
         tr_loss, tr_acc = train_one_epoch(model, images, labels, opt, None, False, cfg, device,
-                                          desc=f"averaging epoch {epoch}/{cfg['swa_epochs']}")
+                                          desc=f"averaging epoch {epoch}/{cfg['swa_epochs']}",
+                                          outliers=outliers)
         average.update_parameters(model)
         va_loss, va_acc = evaluate(model, val_images, val_labels, cfg, device)
         history.append(dict(epoch=epoch, train_loss=tr_loss, train_acc=tr_acc, val_loss=va_loss,

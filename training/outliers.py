@@ -1,0 +1,38 @@
+"""Outlier exposure (Hendrycks et al., 2019): while training, the model also sees inputs that
+are none of its classes and is taught to answer them with equal probabilities, so its
+calibrated confidence drops on what it was not trained for.
+
+The outliers are drawn here, never taken from a test set: random pen strokes and capital
+and small letters in Pillow's built-in font, made 28x28 by the digit recipe the app uses
+(bright strokes on black, as both datasets look). Half of the letters that do not look like
+digits are used; ``benchmarks/ood.py`` measures the other half, in other fonts, and shapes
+of a kind never trained on.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from classifier.preprocess import prepare
+from training import synthetic
+
+# Letters shown in training; the held-out half (PQRTUVWXYpqrtuvwxy) is only measured.
+LETTERS = "ABCDEFGHJKLMNabcdefghjkmn"
+
+
+def outlier_pool(n: int, seed: int = 0, canvas: int = 400) -> torch.Tensor:
+    """``n`` uint8 outlier images (n, 28, 28): half scribbles, half letters."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for k in range(n):
+        if k % 2:
+            drawing = synthetic.letter(LETTERS[(k // 2) % len(LETTERS)], rng, canvas)
+        else:
+            drawing = synthetic.scribble(rng, canvas)
+        images.append(prepare(drawing, "digit-v1"))
+    return torch.as_tensor(np.stack(images))
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the logits against equal probabilities over the classes."""
+    return -logits.float().log_softmax(1).mean(1).mean()
