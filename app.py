@@ -9,9 +9,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import io
-import json
 import logging
 import os
+import re
 import signal
 import stat
 import threading
@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
                         ExplainError, ImageError, list_models, load_model)
+from classifier.predict import study  # noqa: E402
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
 
@@ -50,7 +51,25 @@ CALIBRATED_MEANS = (
     "right about 80% of the time. It promises nothing for anything else (a scribble, a hat), "
     "so each model also scores how unlike its training images the input is, and says so "
     "when it is.")
-CSS = ".ood { opacity: 0.45; filter: grayscale(1); } .small p { font-size: 0.85em; }"
+COLOURS = ("*Overlay colours*: dark where the method found no evidence for the class, through "
+           "red and orange to bright yellow where the evidence is strongest. Each map is scaled "
+           "to its own maximum, so colours compare places within one map, not across maps.")
+# the overlay's colour scale (matplotlib's inferno), shown under it
+LEGEND = ('<div class="legend"><span>no evidence</span><span class="bar"></span>'
+          '<span>strongest evidence for the class</span></div>')
+CSS = """.ood { opacity: 0.45; filter: grayscale(1); } .small p { font-size: 0.85em; }
+/* the report table scrolls sideways on a phone rather than wrapping a letter per line */
+.report table { display: block; overflow-x: auto; }
+.report th, .report td { white-space: nowrap; }
+.legend { display: flex; align-items: center; gap: 6px; font-size: 0.8em; }
+.legend .bar { flex: 1; height: 10px; border-radius: 3px; max-width: 220px;
+  background: linear-gradient(90deg, #000004, #420a68, #932667, #dd513a, #fca50a, #fcffa4); }
+@media (max-width: 640px) {
+  .intro p { display: none; }
+  .intro h1 { font-size: 1.5em; margin-bottom: 0; }
+  /* the tool strip would cover the left edge of the drawing area */
+  #sketchpad .toolbar-wrap { left: 0 !important; }
+}"""
 
 
 def fetch_hub_models(repo_ids: list[str], timeout: float = HUB_TIMEOUT_S) -> dict[str, str]:
@@ -81,14 +100,28 @@ def _fetch(repo_id: str, result: dict) -> None:
 
 # The only models a request can choose, by canonical name -> the folder they load from.
 # Fixed here, at start: no request browses the disk or reaches the network for a model.
+# Importing this module reads the shipped checkpoints' config files and loads no weights;
+# models load on first use, or all at once by ``warm_up`` when the app is launched.
 ALL_MODELS = list_models()
 SERVED = {m["name"]: str(CHECKPOINTS_DIR / m["name"]) for m in ALL_MODELS}
-for _repo, _folder in fetch_hub_models([r for r in HUB_MODELS if r not in SERVED]).items():
-    _clf = load_model(_folder)
-    SERVED[_repo] = _folder
-    ALL_MODELS.append({"name": _repo, "dataset": _clf.dataset, "arch": _clf.arch,
-                       "test_accuracy": _clf.test_accuracy})
 MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS.values()}
+
+
+def add_hub_models(repo_ids: list[str]) -> None:
+    """Serve the Hub models that download and load; called at launch, before the page is
+    built, never by a request."""
+    for repo, folder in fetch_hub_models([r for r in repo_ids if r not in SERVED]).items():
+        clf = load_model(folder)
+        SERVED[repo] = folder
+        ALL_MODELS.append({"name": repo, "dataset": clf.dataset, "arch": clf.arch,
+                           "class_names": clf.class_names, "test_accuracy": clf.test_accuracy})
+        MODELS[clf.dataset].append(repo)
+
+
+def warm_up() -> None:
+    """Load every served model now, so no visitor waits for a first load."""
+    for name in SERVED:
+        get_model(name)
 DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
 PREDICTED = "predicted class"
@@ -199,7 +232,7 @@ def explanation(clf, seen: np.ndarray, method_title: str, target: str):
     if reason:
         return None, reason
     e = clf.explain(seen, method=method, target=None if target in (None, PREDICTED) else target)
-    return e.overlay, f"{METHODS[method]} for class **{e.target_label}**."
+    return e.overlay, e.caption
 
 
 def feature_gallery(clf, seen: np.ndarray) -> list:
@@ -232,12 +265,14 @@ def compare_models(seen: np.ndarray, dataset: str):
         method = "gradcam" if clf.has_conv else "saliency"
         e = clf.explain(seen, method=method, size=140)
         rows.append([name, top[0][0], ", ".join(f"{k} {v:.1%}" for k, v in top), round(ms, 1)])
-        gallery.append((e.overlay, f"{name}: {top[0][0]} ({top[0][1]:.0%}), {METHODS[method]}"))
+        gallery.append((e.overlay, f"{name.split('-')[-1]}: {top[0][0]} {top[0][1]:.0%}"
+                        + (" (no heat)" if e.empty else "")))
     return rows, gallery
 
 
-def model_options(model_name: str, dataset: str):
-    """Offer only the methods that apply to the chosen model, and say why others do not."""
+def model_options(model_name: str, method_title: str, target: str, dataset: str):
+    """Offer only the methods that apply to the chosen model, and say why others do not;
+    the chosen method and class stay when they still apply."""
     try:
         clf = get_model(model_name, dataset)
     except CheckpointError as err:
@@ -246,20 +281,21 @@ def model_options(model_name: str, dataset: str):
     titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
     notes = " ".join(r for r in applicable.values() if r)
     targets = [PREDICTED, *clf.class_names]
-    return gr.update(choices=titles, value=titles[0] if titles else None), notes, \
-        gr.update(choices=targets, value=PREDICTED)
+    method = method_title if method_title in titles else (titles[0] if titles else None)
+    return gr.update(choices=titles, value=method), notes, \
+        gr.update(choices=targets, value=target if target in targets else PREDICTED)
 
 
 def model_card(model_name: str):
     """The models tab: metrics, plots and training details of one checkpoint."""
     try:
-        folder = Path(get_model(model_name).config["folder"])
+        clf = get_model(model_name)
     except CheckpointError as err:
-        return f"**{err}**", None, None, None, None, None
-    if not (folder / "metrics.json").is_file():
-        return f"**No metrics for {model_name}.**", None, None, None, None, None
-    metrics = json.loads((folder / "metrics.json").read_text())
-    config = json.loads((folder / "config.json").read_text())
+        return f"**{err}**", None, None, None, None, gr.update(value=None, visible=False)
+    metrics, config = clf.metrics, clf.config
+    if not metrics:
+        return (f"**No metrics for {model_name}.**", None, None, None, None,
+                gr.update(value=None, visible=False))
     tr = config["training"]
     summary = (f"### {model_name}\n**Test accuracy {100 * metrics['test_accuracy']:.2f}%** "
                f"({metrics['test_size']:,} test images) · {metrics['parameters']:,} parameters · "
@@ -269,11 +305,24 @@ def model_card(model_name: str):
                f"{tr['augment']} · calibration temperature {config['temperature']} "
                f"(ECE {100 * metrics['ece_before_temperature']:.2f}% -> "
                f"{100 * metrics['ece_after_temperature']:.2f}%)")
+    plots = {k: str(v) for k, v in clf.plots().items()}
+    if "filters" not in plots:
+        summary += (f"\n\nNo first-layer filters to show: {clf.arch} has no convolutional "
+                    "layer, so its first layer has no small image-like filters.")
     table = [[c, round(v["precision"], 4), round(v["recall"], 4), round(v["f1"], 4),
               v["support"]] for c, v in metrics["per_class"].items()]
-    plot = lambda f: str(folder / f) if (folder / f).is_file() else None  # noqa: E731
-    return (summary, table, plot("confusion.png"), plot("misclassified.png"),
-            plot("curves.png"), plot("filters.png"))
+    return (summary, table, plots.get("confusion"), plots.get("misclassified"),
+            plots.get("curves"),
+            gr.update(value=plots.get("filters"), visible="filters" in plots))
+
+
+FILE_LINK = re.compile(r"\[([^\]]+)\]\((?!https?:)[^)\s]+\)")
+
+
+def without_file_links(markdown: str) -> str:
+    """Links to files beside the report (a model's README) do not resolve on the page:
+    keep their text. The models are picked below it instead."""
+    return FILE_LINK.sub(r"\1", markdown)
 
 
 # ------------------------------------------------------------------ API endpoints
@@ -437,41 +486,59 @@ def _glibc():
 
 # ------------------------------------------------------------------ layout
 
-def input_panel(dataset: str):
-    """Model selector, explanation controls and all result components of one tab."""
+def answer_panel(dataset: str):
+    """The answer beside the input, so it is in view at once: the message, the top classes,
+    the 28x28 image the model saw and the explanation overlay; then the controls."""
     names = MODELS[dataset]
     default = DEFAULT[dataset] if DEFAULT[dataset] in names else (names[0] if names else None)
-    applicable = methods_for(get_model(default)) if default else {m: None for m in METHODS}
+    info = next((m for m in ALL_MODELS if m["name"] == default), None)
+    applicable = methods_for(info["arch"]) if info else {m: None for m in METHODS}
     titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
-    classes = get_model(default).class_names if default else []
-    with gr.Row():
-        model = gr.Dropdown(names, value=default, label="Model")
-        method = gr.Radio(titles, value=titles[-1], label="Explanation")
-        target = gr.Dropdown([PREDICTED, *classes], value=PREDICTED, label="Explain class")
-    method_note = gr.Markdown(" ".join(r for r in applicable.values() if r))
-    compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
+    classes = info["class_names"] if info else []
     status = gr.Markdown(elem_classes=["status"], elem_id=f"{dataset}-status")
-    with gr.Row():
-        probs = gr.Label(num_top_classes=5, label=CALIBRATED, elem_id=f"{dataset}-label")
-        seen = gr.Image(label="What the model sees (28x28)", interactive=False, height=320)
-        overlay = gr.Image(label="Why: explanation overlay", interactive=False, height=320)
-    note = gr.Markdown()
-    gr.Markdown(CALIBRATED_MEANS, elem_classes=["small"])
-    digits = gr.Image(label="The number, digit by digit", interactive=False, height=150,
+    with gr.Row(equal_height=False):
+        probs = gr.Label(num_top_classes=3, label=CALIBRATED, elem_id=f"{dataset}-label",
+                         min_width=150)
+        seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=190,
+                        elem_id=f"{dataset}-seen", min_width=150)
+        overlay = gr.Image(label="Why (overlay)", interactive=False, height=190,
+                           elem_id=f"{dataset}-overlay", min_width=150)
+    gr.HTML(LEGEND)
+    note = gr.Markdown(elem_id=f"{dataset}-note")
+    digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
                       visible=False)
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
                        columns=3, height="auto", object_fit="contain",
                        visible=dataset == "fashion-mnist")
-    with gr.Accordion("Compare all models", open=True, visible=True):
+    with gr.Row():
+        model = gr.Dropdown(names, value=default, label="Model", min_width=150)
+        method = gr.Radio(titles, value=titles[-1], label="Explanation", min_width=150)
+        target = gr.Dropdown([PREDICTED, *classes], value=PREDICTED, label="Explain class",
+                             min_width=150)
+    method_note = gr.Markdown(" ".join(r for r in applicable.values() if r))
+    compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
+    return (model, method, target, compare_on, method_note), \
+        [status, probs, seen, overlay, note, digits, steps]
+
+
+def more_panel(dataset: str, controls, answers):
+    """Below the input and answer: every model side by side (only while asked for), the
+    feature maps, and what "calibrated" means. Returns every output of ``analyse``."""
+    model, method, target, compare_on, method_note = controls
+    with gr.Column(visible=False) as compared:
         table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
-        gallery = gr.Gallery(label="Each model's explanation", columns=6, height=200)
+        gallery = gr.Gallery(label="Each model's explanation: Grad-CAM where the model has "
+                             "conv layers, Saliency otherwise", columns=6, height="auto",
+                             object_fit="contain")
     with gr.Accordion("Feature maps of conv models", open=False):
         maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
-    controls = (model, method, target, compare_on)
-    outputs = [status, probs, seen, overlay, note, maps, table, gallery, steps, digits]
-    model.change(lambda m: model_options(m, dataset), model, [method, method_note, target],
-                 api_visibility="private")
-    return controls, outputs
+    gr.Markdown(CALIBRATED_MEANS + " " + COLOURS, elem_classes=["small"])
+    compare_on.change(lambda on: gr.update(visible=on), compare_on, compared, queue=False,
+                      api_visibility="private")
+    model.change(lambda m, me, t: model_options(m, me, t, dataset), [model, method, target],
+                 [method, method_note, target], api_visibility="private")
+    status, probs, seen, overlay, note, digits, steps = answers
+    return [status, probs, seen, overlay, note, maps, table, gallery, steps, digits]
 
 
 def wire(source, state, controls, outputs, dataset: str) -> None:
@@ -504,63 +571,21 @@ def examples(kind: str) -> list[str]:
     return sorted(str(p) for p in (EXAMPLES / kind).glob("*") if p.suffix in (".png", ".jpg"))
 
 
-with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
-               delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
-    gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
-                "Twelve models trained in this repository answer, show the 28x28 image they "
-                "saw, and show why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.")
-    with gr.Tab("Digits"):
-        digit_state = gr.State(None)
-        with gr.Row():
-            with gr.Tab("Draw"):
-                sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280),
-                                      fixed_canvas=True, layers=False, transforms=(),
-                                      brush=BRUSH, type="numpy", image_mode="RGBA",
-                                      elem_id="sketchpad")
-            with gr.Tab("Upload"):
-                # filepath: the classifier reads the file itself (EXIF orientation, any mode)
-                digit_upload = image_upload(label="Photo or scan of a digit", height=300,
-                                        sources=["upload", "clipboard", "webcam"],
-                                        elem_id="digit-upload")
-                gr.Examples(examples("digit"), inputs=digit_upload,
-                            cache_examples=False)
-        controls, outputs = input_panel("mnist")
-        wire(sketch, digit_state, controls, outputs, "mnist")
-        wire(digit_upload, digit_state, controls, outputs, "mnist")
-    with gr.Tab("Clothing"):
-        cloth_state = gr.State(None)
-        cloth_upload = image_upload(label="Photo of one piece of clothing", height=300,
-                                sources=["upload", "clipboard", "webcam"],
-                                elem_id="clothing-upload")
-        gr.Examples(examples("clothing"), inputs=cloth_upload, cache_examples=False,
-                    examples_per_page=30)
-        controls, outputs = input_panel("fashion-mnist")
-        wire(cloth_upload, cloth_state, controls, outputs, "fashion-mnist")
-    with gr.Tab("Models"):
-        report = CHECKPOINTS_DIR / "REPORT.md"
-        gr.Markdown(report.read_text().split("![")[0] if report.is_file()
-                    else "No REPORT.md yet: run `python -m training.study`.")
-        if (CHECKPOINTS_DIR / "comparison.png").is_file():
-            gr.Image(str(CHECKPOINTS_DIR / "comparison.png"), label="Comparison",
-                     interactive=False)
-        chosen = gr.Dropdown([m["name"] for m in ALL_MODELS], label="Model",
-                             value=ALL_MODELS[0]["name"] if ALL_MODELS else None)
-        card = gr.Markdown()
-        per_class = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
-                                 label="Per-class test metrics")
-        with gr.Row():
-            confusion = gr.Image(label="Confusion matrix", interactive=False)
-            wrong = gr.Image(label="Misclassified test images", interactive=False)
-        with gr.Row():
-            curves = gr.Image(label="Training curves", interactive=False)
-            filters = gr.Image(label="First-layer filters", interactive=False)
-        card_outputs = [card, per_class, confusion, wrong, curves, filters]
-        chosen.change(model_card, chosen, card_outputs, api_visibility="private")
-        demo.load(model_card, chosen, card_outputs, api_visibility="private")
-    gr.api(classify, api_name="classify")
-    gr.api(explain, api_name="explain")
-    gr.api(compare, api_name="compare")
-    gr.api(read_number, api_name="read_number")
+def clothing_examples() -> list[list[str]]:
+    """[file, caption] pairs, the real photos first, each captioned with its class: the
+    names say it (real-dress.jpg, photo-coat.jpg, sandal-2.png)."""
+    kinds = {"real": (0, "photo"), "photo": (1, "product photo")}
+    rows = []
+    for path in examples("clothing"):
+        kind, _, rest = Path(path).stem.partition("-")
+        if kind not in kinds:
+            kind, rest = "", Path(path).stem
+        order, source = kinds.get(kind, (2, "Fashion-MNIST"))
+        name = (rest.rstrip("-0123456789").replace("-", " ")
+                .replace("t shirt top", "T-shirt/top").replace("t shirt", "T-shirt"))
+        rows.append((order, path, f"{source}: {name}"))
+    return [[path, caption] for _, path, caption in sorted(rows)]
+
 
 # Sketchpad opens with no tool selected, and "Clear canvas" deselects the brush; pick it
 # so users can draw at once, and again after clearing.
@@ -580,7 +605,85 @@ SELECT_BRUSH = """() => {
   }, true);
 }"""
 
-demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
+
+
+def build() -> gr.Blocks:
+    """The page, over the served models."""
+    with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
+                   delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
+        gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
+                    "Twelve models trained in this repository answer, show the 28x28 image they "
+                    "saw, and show why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.",
+                    elem_classes=["intro"])
+        with gr.Tab("Digits"):
+            digit_state = gr.State(None)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=300):
+                    with gr.Tab("Draw"):
+                        sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280),
+                                              fixed_canvas=True, layers=False, transforms=(),
+                                              brush=BRUSH, type="numpy", image_mode="RGBA",
+                                              elem_id="sketchpad")
+                    with gr.Tab("Upload"):
+                        # filepath: the classifier reads the file itself (EXIF orientation, any mode)
+                        digit_upload = image_upload(label="Photo or scan of a digit", height=300,
+                                                    sources=["upload", "clipboard", "webcam"],
+                                                    elem_id="digit-upload")
+                        gr.Examples(examples("digit"), inputs=digit_upload, cache_examples=False)
+                with gr.Column(scale=6, min_width=300):
+                    controls, answers = answer_panel("mnist")
+            outputs = more_panel("mnist", controls, answers)
+            wire(sketch, digit_state, controls[:4], outputs, "mnist")
+            wire(digit_upload, digit_state, controls[:4], outputs, "mnist")
+        with gr.Tab("Clothing"):
+            cloth_state = gr.State(None)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=300):
+                    cloth_upload = image_upload(label="Photo of one piece of clothing", height=300,
+                                                sources=["upload", "clipboard", "webcam"],
+                                                elem_id="clothing-upload")
+                    caption = gr.Textbox(visible=False, label="Class")
+                    gr.Examples(clothing_examples(), inputs=[cloth_upload, caption],
+                                cache_examples=False, examples_per_page=8,
+                                label="Examples: real photos first, then Fashion-MNIST items")
+                with gr.Column(scale=6, min_width=300):
+                    controls, answers = answer_panel("fashion-mnist")
+            outputs = more_panel("fashion-mnist", controls, answers)
+            wire(cloth_upload, cloth_state, controls[:4], outputs, "fashion-mnist")
+        with gr.Tab("Models"):
+            text, figure = study()
+            gr.Markdown(without_file_links(text), elem_classes=["report"])
+            if figure:
+                gr.Image(str(figure), show_label=False, interactive=False)
+            chosen = gr.Dropdown([m["name"] for m in ALL_MODELS], label="Model card",
+                                 value=ALL_MODELS[0]["name"] if ALL_MODELS else None)
+            card = gr.Markdown()
+            per_class = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
+                                     label="Per-class test metrics")
+            # the figures carry their own titles, which a component label would cover
+            with gr.Row():
+                confusion = gr.Image(show_label=False, interactive=False, min_width=300)
+                wrong = gr.Image(show_label=False, interactive=False, min_width=300)
+            with gr.Row():
+                curves = gr.Image(show_label=False, interactive=False, min_width=300)
+                filters = gr.Image(show_label=False, interactive=False, min_width=300)
+            card_outputs = [card, per_class, confusion, wrong, curves, filters]
+            chosen.change(model_card, chosen, card_outputs, api_visibility="private")
+            demo.load(model_card, chosen, card_outputs, api_visibility="private")
+        gr.api(classify, api_name="classify")
+        gr.api(explain, api_name="explain")
+        gr.api(compare, api_name="compare")
+        gr.api(read_number, api_name="read_number")
+    demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
+    return demo
+
+
+def __getattr__(name: str):
+    """``app.demo``, built on first use (``gradio app.py`` and the tests read it)."""
+    if name == "demo":
+        globals()["demo"] = build()
+        return globals()["demo"]
+    raise AttributeError(name)
 
 
 def launch_options() -> dict:
@@ -598,5 +701,7 @@ def stop(*_):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, stop)  # docker stop, a Space restart
+    add_hub_models(HUB_MODELS)
+    warm_up()
     keep_bounded()
-    demo.launch(**launch_options())
+    build().launch(**launch_options())

@@ -9,7 +9,8 @@ Every method has one call shape, ``Method(model).attribute(x, target=k)``:
 - ``integrated_gradients``: gradients integrated from a black image to the input (|.|);
 - ``smoothgrad``: saliency averaged over noisy copies of the input (less speckle);
 - ``gradcam``: the late conv stage's activations weighted by their gradients, positive part,
-  bilinearly upsampled (7x7 for the CNN, 4x4 for ResNet-18, 10x10 for LeNet-5). Models
+  bilinearly upsampled over the pixels it covers (7x7 for the CNN and 4x4 for ResNet-18
+  over the whole input; 10x10 for LeNet-5 over the central 20x20, as its C3 is unpadded). Models
   without conv layers (linear, svm, mlp) have no such map and are refused.
 
 Colormap (matplotlib "inferno", blended over the dimmed input): transparent/dark where the
@@ -26,6 +27,8 @@ import torch
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Saliency
 from matplotlib import colormaps
 from PIL import Image
+
+from classifier.models import ARCHITECTURES
 
 METHODS = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
            "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -45,11 +48,28 @@ class Explanation:
     attribution: np.ndarray  # float (28, 28) in [0, 1]
     overlay: np.ndarray      # uint8 (size, size, 3) RGB
 
+    @property
+    def empty(self) -> bool:
+        """No evidence at all: e.g. Grad-CAM, whose map keeps only its positive part."""
+        return not bool(np.any(self.attribution > 0))
+
+    @property
+    def caption(self) -> str:
+        """What the overlay shows, in words; says so when it shows nothing."""
+        if self.empty:
+            return (f"{METHODS[self.method]} found no evidence for class **{self.target_label}**"
+                    " (every part of its map was negative, and only the positive part is "
+                    "drawn), so the overlay shows no heat.")
+        return f"{METHODS[self.method]} for class **{self.target_label}**."
+
 
 def methods_for(clf) -> dict[str, str | None]:
-    """{method: None if it applies to this model, else a one-line reason why not}."""
-    reason = (None if clf.has_conv else
-              f"Grad-CAM needs convolutional layers; {clf.arch} has none.")
+    """{method: None if it applies to this model, else a one-line reason why not}.
+    ``clf``: a loaded model, or an architecture's name (nothing is loaded)."""
+    arch = clf if isinstance(clf, str) else clf.arch
+    has_conv = hasattr(ARCHITECTURES.get(arch), "cam_layer") if isinstance(clf, str) \
+        else clf.has_conv
+    reason = None if has_conv else f"Grad-CAM needs convolutional layers; {arch} has none."
     return {m: (reason if m == "gradcam" else None) for m in METHODS}
 
 
@@ -70,7 +90,10 @@ def attribute(clf, x: torch.Tensor, method: str, target: int) -> torch.Tensor:
     if method == "gradcam":
         cam = LayerGradCam(model, clf.model.cam_layer).attribute(
             x, target=target, relu_attributions=True)  # (1, 1, h, w)
-        return LayerAttribution.interpolate(cam, (28, 28), interpolate_mode="bilinear")
+        # the map is stretched over the part of the input its units are centred on
+        start, size = getattr(clf.model, "cam_span", (0, 28))
+        cam = LayerAttribution.interpolate(cam, (size, size), interpolate_mode="bilinear")
+        return torch.nn.functional.pad(cam, (start, 28 - size - start) * 2)
     raise ExplainError(f"unknown method {method!r}; choose one of {list(METHODS)}")
 
 

@@ -97,6 +97,10 @@ class LeNet5(nn.Module):
     def cam_layer(self) -> nn.Module:
         return self.features[3]  # C3, a 10x10 map
 
+    # C3 is an unpadded conv: its 10x10 map covers the central 20x20 pixels of the input
+    # (unit i is centred on pixel 2i + 5), not the whole 28x28. (first pixel, size)
+    cam_span = (4, 20)
+
 
 def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]

@@ -52,6 +52,14 @@ class Classifier:
     def has_conv(self) -> bool:
         return hasattr(self.model, "cam_layer")
 
+    def plots(self) -> dict[str, Path]:
+        """The report figures saved with the checkpoint, by name (``confusion``,
+        ``misclassified``, ``curves``, ``filters``); a model without one has no entry."""
+        folder = Path(self.config.get("folder") or "")
+        names = ("confusion", "misclassified", "curves", "filters")
+        return {n: folder / f"{n}.png" for n in names
+                if self.config.get("folder") and (folder / f"{n}.png").is_file()}
+
     def preprocess(self, image) -> np.ndarray:
         """The uint8 (28, 28) image the model sees (background 0), for display too."""
         return prepare(image, self.recipe)
@@ -184,13 +192,25 @@ def load_model(name: str, device: str = "cpu") -> Classifier:
         return _cached(str(name), device)
 
 
+def study(root: Path | None = None) -> tuple[str, Path | None]:
+    """The comparison study of the shipped models: REPORT.md's text up to its first figure,
+    and the comparison figure (None if missing)."""
+    root = Path(root or CHECKPOINTS_DIR)
+    report, figure = root / "REPORT.md", root / "comparison.png"
+    text = (report.read_text().split("![")[0] if report.is_file()
+            else "No REPORT.md yet: run `python -m training --all`.")
+    return text, figure if figure.is_file() else None
+
+
 def list_models(root: Path | None = None) -> list[dict]:
-    """Every shipped model with its dataset, architecture and test accuracy."""
+    """Every shipped model with its dataset, architecture, classes and test accuracy, read
+    from the checkpoints' files without loading any weights."""
     out = []
     for name in available_models(root):
         folder = Path(root or CHECKPOINTS_DIR) / name
         config = json.loads((folder / "config.json").read_text())
         metrics = _read_metrics(folder)
         out.append({"name": name, "dataset": config["dataset"], "arch": config["arch"],
+                    "class_names": list(config["class_names"]),
                     "test_accuracy": metrics.get("test_accuracy")})
     return out

@@ -1,4 +1,9 @@
 """The app's handlers called directly, then one round trip per named endpoint."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -59,9 +64,30 @@ def test_corrupt_and_huge_uploads_get_messages(tmp_path):
 
 
 def test_gradcam_is_not_offered_for_models_without_conv_layers():
-    update, note, targets = app.model_options("mnist-mlp", "mnist")
+    update, note, targets = app.model_options("mnist-mlp", "Grad-CAM", "3", "mnist")
     assert "Grad-CAM" not in update["choices"] and "Grad-CAM needs convolutional" in note
-    assert targets["choices"][0] == app.PREDICTED
+    assert update["value"] == "Saliency"  # the chosen method no longer applies
+    assert targets["choices"][0] == app.PREDICTED and targets["value"] == "3"
+
+
+def test_changing_the_model_keeps_the_method_and_class_that_still_apply():
+    update, _, targets = app.model_options("mnist-lenet5", "SmoothGrad", "3", "mnist")
+    assert update["value"] == "SmoothGrad" and targets["value"] == "3"
+
+
+def test_clothing_examples_are_captioned_with_their_class_real_photos_first():
+    rows = app.clothing_examples()
+    assert rows[0][1].startswith("photo: ") and rows[-1][1].startswith("Fashion-MNIST: ")
+    captions = dict((Path(f).name, c) for f, c in rows)
+    assert captions["real-t-shirt.jpg"] == "photo: T-shirt"
+    assert captions["photo-coat.jpg"] == "product photo: coat"
+    assert captions["t-shirt-top-1.png"] == "Fashion-MNIST: T-shirt/top"
+    assert captions["ankle-boot-2.png"] == "Fashion-MNIST: ankle boot"
+
+
+def test_report_links_to_files_keep_their_text_only():
+    text = "| [cnn](mnist-cnn/README.md) | see [docs](https://example.org/x) |"
+    assert app.without_file_links(text) == "| cnn | see [docs](https://example.org/x) |"
 
 
 def test_clothing_example_runs_end_to_end():
@@ -81,8 +107,21 @@ def test_a_clothing_photo_shows_how_it_was_read():
 
 
 def test_models_tab_card():
-    summary, table, confusion, *_ = app.model_card("mnist-linear")
+    summary, table, confusion, *_, filters = app.model_card("mnist-cnn")
     assert "Test accuracy" in summary and len(table) == 10 and confusion.endswith(".png")
+    assert filters["visible"] and filters["value"].endswith("filters.png")
+
+
+def test_a_model_without_filters_says_why_instead_of_an_empty_box():
+    summary, *_, filters = app.model_card("mnist-svm")
+    assert "No first-layer filters" in summary and filters["visible"] is False
+
+
+def test_importing_the_app_loads_no_model():
+    code = ("import app, classifier.predict as p; "
+            "assert p._cached.cache_info().currsize == 0, p._cached.cache_info()")
+    subprocess.run([sys.executable, "-c", code], cwd=app.ROOT, check=True,
+                   env={**os.environ, "HUB_MODELS": ""})
 
 
 @pytest.fixture

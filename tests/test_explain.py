@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from classifier.checkpoint import save_checkpoint
-from classifier.explain import METHODS, ExplainError, methods_for, overlay
+from classifier.explain import METHODS, ExplainError, Explanation, methods_for, overlay
 from classifier.models import build_model
 from classifier.predict import Classifier, load_model
 
@@ -116,3 +116,37 @@ def test_feature_maps_of_a_conv_model(tmp_path):
     assert maps["last conv stage"].shape == (32, 7, 7)
     with pytest.raises(ExplainError, match="no convolutional layers"):
         tiny("mlp", tmp_path).feature_maps(digit())
+
+
+def test_lenet5_gradcam_map_is_placed_where_its_units_look():
+    """C3 is unpadded: with every weight positive and equal, the input pixels that move unit
+    (i, j) are centred on pixel (2i + 5, 2j + 5), which is where ``cam_span`` puts it."""
+    model = build_model("lenet5").eval()
+    for conv in (model.features[0], model.features[3]):
+        torch.nn.init.constant_(conv.weight, 0.1)
+        torch.nn.init.zeros_(conv.bias)
+    start, size = model.cam_span
+    for i, j in [(2, 2), (3, 7), (7, 4)]:  # inside: the padding skews the border units
+        x = torch.ones(1, 1, 28, 28, requires_grad=True)
+        model.features[:4](x)[0, :, i, j].sum().backward()
+        g = x.grad[0, 0].abs()
+        rows = (g.sum(1) * (torch.arange(28) + 0.5)).sum() / g.sum()
+        cols = (g.sum(0) * (torch.arange(28) + 0.5)).sum() / g.sum()
+        cell = size / 10
+        assert abs(rows - (start + (i + 0.5) * cell)) < 0.3
+        assert abs(cols - (start + (j + 0.5) * cell)) < 0.3
+
+
+def test_an_all_zero_map_is_said_in_words_not_shown_as_an_empty_overlay():
+    blank = Explanation("gradcam", 3, "3", digit(), np.zeros((28, 28), np.float32),
+                        np.zeros((280, 280, 3), np.uint8))
+    assert blank.empty and "no evidence for class **3**" in blank.caption
+    heat = np.zeros((28, 28), np.float32)
+    heat[10, 10] = 1
+    shown = Explanation("gradcam", 3, "3", digit(), heat, np.zeros((280, 280, 3), np.uint8))
+    assert not shown.empty and shown.caption == "Grad-CAM for class **3**."
+
+
+def test_which_methods_apply_is_known_from_the_architecture_alone():
+    assert methods_for("cnn")["gradcam"] is None
+    assert "has none" in methods_for("mlp")["gradcam"]
