@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
                         ExplainError, ImageError, list_models, load_model)
-from classifier.predict import study  # noqa: E402
+from classifier.predict import study, top_k  # noqa: E402
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
 
@@ -247,27 +247,41 @@ def feature_gallery(clf, seen: np.ndarray) -> list:
     return out
 
 
-def top3(clf, seen: np.ndarray) -> tuple[dict[str, float], float]:
-    """The three likeliest classes for a prepared image, and the prediction's latency (ms)."""
-    start = time.perf_counter()
-    probs = clf.predict_proba(seen)
-    ms = 1000 * (time.perf_counter() - start)
-    return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:3]), ms
+def rank_all(seen: np.ndarray, dataset: str, overlays: bool = False) -> list[dict]:
+    """Every model of ``dataset`` on the same 28x28 input: {"model", "label", "top3",
+    "ms"} (prediction latency), and with ``overlays`` each model's small explanation."""
+    out = []
+    for name in MODELS[dataset]:
+        clf = get_model(name)
+        start = time.perf_counter()
+        top = top_k(clf.predict_proba(seen))
+        row = {"model": name, "label": next(iter(top)), "top3": top,
+               "ms": round(1000 * (time.perf_counter() - start), 2)}
+        if overlays:
+            row["explanation"] = clf.explain(
+                seen, method="gradcam" if clf.has_conv else "saliency", size=140)
+        out.append(row)
+    return out
 
 
 def compare_models(seen: np.ndarray, dataset: str):
-    """Every model of ``dataset`` on the same 28x28 input: top-3, latency, small overlay."""
+    """The compare-all table and gallery of the page."""
     rows, gallery = [], []
-    for name in MODELS[dataset]:
-        clf = get_model(name)
-        top, ms = top3(clf, seen)
-        top = list(top.items())
-        method = "gradcam" if clf.has_conv else "saliency"
-        e = clf.explain(seen, method=method, size=140)
-        rows.append([name, top[0][0], ", ".join(f"{k} {v:.1%}" for k, v in top), round(ms, 1)])
-        gallery.append((e.overlay, f"{name.split('-')[-1]}: {top[0][0]} {top[0][1]:.0%}"
+    for r in rank_all(seen, dataset, overlays=True):
+        e, p = r["explanation"], r["top3"][r["label"]]
+        rows.append([r["model"], r["label"],
+                     ", ".join(f"{k} {v:.1%}" for k, v in r["top3"].items()), r["ms"]])
+        gallery.append((e.overlay, f"{r['model'].split('-')[-1]}: {r['label']} {p:.0%}"
                         + (" (no heat)" if e.empty else "")))
     return rows, gallery
+
+
+def offered(model) -> tuple[list[str], str]:
+    """The explanation methods offered for a model (a loaded one, or an architecture's
+    name; None: all), and why the others are not."""
+    applicable = methods_for(model) if model else {m: None for m in METHODS}
+    return ([METHODS[m] for m, reason in applicable.items() if reason is None],
+            " ".join(r for r in applicable.values() if r))
 
 
 def model_options(model_name: str, method_title: str, target: str, dataset: str):
@@ -277,9 +291,7 @@ def model_options(model_name: str, method_title: str, target: str, dataset: str)
         clf = get_model(model_name, dataset)
     except CheckpointError as err:
         return gr.update(), f"**{err}**", gr.update()
-    applicable = methods_for(clf)
-    titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
-    notes = " ".join(r for r in applicable.values() if r)
+    titles, notes = offered(clf)
     targets = [PREDICTED, *clf.class_names]
     method = method_title if method_title in titles else (titles[0] if titles else None)
     return gr.update(choices=titles, value=method), notes, \
@@ -373,11 +385,7 @@ def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
         seen = get_model(MODELS[dataset][0]).preprocess(uploaded_file(image))
     except (ImageError, CheckpointError, ValueError) as err:
         raise refuse(err) from None
-    out = []
-    for name in MODELS[dataset]:
-        top, ms = top3(get_model(name), seen)
-        out.append({"model": name, "label": next(iter(top)), "top3": top, "ms": round(ms, 2)})
-    return out
+    return rank_all(seen, dataset)
 
 
 def refuse(err: Exception) -> gr.Error:
@@ -492,8 +500,7 @@ def answer_panel(dataset: str):
     names = MODELS[dataset]
     default = DEFAULT[dataset] if DEFAULT[dataset] in names else (names[0] if names else None)
     info = next((m for m in ALL_MODELS if m["name"] == default), None)
-    applicable = methods_for(info["arch"]) if info else {m: None for m in METHODS}
-    titles = [METHODS[m] for m, reason in applicable.items() if reason is None]
+    titles, notes = offered(info["arch"] if info else None)
     classes = info["class_names"] if info else []
     status = gr.Markdown(elem_classes=["status"], elem_id=f"{dataset}-status")
     with gr.Row(equal_height=False):
@@ -515,7 +522,7 @@ def answer_panel(dataset: str):
         method = gr.Radio(titles, value=titles[-1], label="Explanation", min_width=150)
         target = gr.Dropdown([PREDICTED, *classes], value=PREDICTED, label="Explain class",
                              min_width=150)
-    method_note = gr.Markdown(" ".join(r for r in applicable.values() if r))
+    method_note = gr.Markdown(notes)
     compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
     return (model, method, target, compare_on, method_note), \
         [status, probs, seen, overlay, note, digits, steps]
@@ -642,12 +649,13 @@ def build() -> gr.Blocks:
                     cloth_upload = image_upload(label="Photo of one piece of clothing", height=300,
                                                 sources=["upload", "clipboard", "webcam"],
                                                 elem_id="clothing-upload")
-                    caption = gr.Textbox(visible=False, label="Class")
-                    gr.Examples(clothing_examples(), inputs=[cloth_upload, caption],
-                                cache_examples=False, examples_per_page=8,
-                                label="Examples: real photos first, then Fashion-MNIST items")
                 with gr.Column(scale=6, min_width=300):
                     controls, answers = answer_panel("fashion-mnist")
+            # below the answer, so a phone shows the answer right under the photo
+            caption = gr.Textbox(visible=False, label="Class")
+            gr.Examples(clothing_examples(), inputs=[cloth_upload, caption],
+                        cache_examples=False, examples_per_page=6,
+                        label="Examples: real photos first, then Fashion-MNIST items")
             outputs = more_panel("fashion-mnist", controls, answers)
             wire(cloth_upload, cloth_state, controls[:4], outputs, "fashion-mnist")
         with gr.Tab("Models"):

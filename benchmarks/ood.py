@@ -22,8 +22,12 @@ from classifier.preprocess import prepare  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 from training.ood import fitted, score_images  # noqa: E402
+from training.outliers import LETTERS as TRAINED_LETTERS  # noqa: E402
 
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefghjkmnpqrtuvwxy"  # not I, O, S, Z, i, l, o, s, z: digit-like
+FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+         "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+         "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"]
 
 
 def auroc(inside: torch.Tensor, outside: torch.Tensor) -> float:
@@ -41,16 +45,26 @@ def input_sets(data_dir: str, photos: str, n: int) -> dict:
     scribbles = np.stack([prepare(synthetic.scribble(rng), "digit-v1") for _ in range(n)])
     letters = np.stack([prepare(synthetic.letter(LETTERS[i % len(LETTERS)], rng), "digit-v1")
                         for i in range(n)])
+    # never shown to a model trained with outlier exposure (training.outliers): a kind of
+    # drawing, and letters in other fonts that are not among its training letters
+    shapes = np.stack([prepare(synthetic.shapes(rng), "digit-v1") for _ in range(n)])
+    fonts = [f for f in FONTS if Path(f).is_file()]
+    unseen = "".join(c for c in LETTERS if c not in TRAINED_LETTERS)
+    other_fonts = np.stack([prepare(synthetic.letter(unseen[i % len(unseen)], rng,
+                                                     font=fonts[i % len(fonts)]), "digit-v1")
+                            for i in range(n)]) if fonts else None
     sketches = np.stack([prepare(synthetic.sketch(x, rng), "digit-v1")
                          for x in mnist[:n].numpy()])
     products = np.stack([prepare(synthetic.product(x, rng), "clothing-photo-v2")
                          for x in fashion[:n].numpy()])
     sets = {"mnist": {"in": {"test images": mnist, "canvas drawings": sketches},
-                      "out": {"scribbles": scribbles, "letters": letters,
+                      "out": {"scribbles": scribbles, "letters (built-in font)": letters,
+                              "shapes": shapes,
+                              "held-out letters, other fonts": other_fonts,
                               "clothing (Fashion-MNIST)": fashion[:2000]}},
             "fashion-mnist": {"in": {"test images": fashion, "product photos": products},
                               "out": {"digits (MNIST)": mnist[:2000],
-                                      "scribbles": scribbles}}}
+                                      "scribbles": scribbles, "shapes": shapes}}}
     folder = Path(photos)
     if (folder / "labels.csv").is_file():
         mapped = [p for p, _ in photo_labels(folder)]
@@ -61,7 +75,8 @@ def input_sets(data_dir: str, photos: str, n: int) -> dict:
             [prepare(p, "clothing-photo-v2") for p in mapped])
         sets["fashion-mnist"]["out"]["hat, shorts, skirt photos"] = np.stack(
             [prepare(p, "clothing-photo-v2") for p in unmapped])
-    return {d: {k: {name: torch.as_tensor(np.asarray(v)) for name, v in group.items()}
+    return {d: {k: {name: torch.as_tensor(np.asarray(v)) for name, v in group.items()
+                    if v is not None}
                 for k, group in s.items()} for d, s in sets.items()}
 
 

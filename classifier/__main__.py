@@ -17,7 +17,7 @@ from PIL import Image
 
 from classifier.checkpoint import CheckpointError
 from classifier.explain import METHODS, ExplainError
-from classifier.predict import list_models, load_model
+from classifier.predict import list_models, load_model, top_k
 from classifier.preprocess import ImageError
 
 
@@ -66,7 +66,7 @@ def describe(line: dict) -> str:
     if "number" in line:
         return (f"{line['file']}: {line['number']}  (" + ", ".join(
             f"{d['label']} {d['prob']:.1%}" for d in line["digits"]) + ")")
-    top = sorted(line["probs"].items(), key=lambda kv: -kv[1])[:3]
+    top = top_k(line["probs"]).items()
     warning = "  [does not look like the training data]" if line["ood"] else ""
     return (f"{line['file']}: {line['label']}  ("
             + ", ".join(f"{k} {v:.1%}" for k, v in top) + ")" + warning)

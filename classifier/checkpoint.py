@@ -81,6 +81,15 @@ def read_config(folder: str | os.PathLike) -> dict:
     return config
 
 
+def read_metrics(folder: str | os.PathLike) -> dict:
+    """The test metrics training wrote beside the weights ({} if there are none)."""
+    path = Path(folder) / METRICS_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from err
+
+
 def load_checkpoint(name: str | os.PathLike, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the model of a checkpoint in eval mode (float32) and return it with its config."""
     folder = resolve_checkpoint(name)

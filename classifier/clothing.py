@@ -138,9 +138,9 @@ def step_pictures(steps: dict) -> list[tuple[np.ndarray, str]]:
     r0, r1, c0, c1 = steps["box"]
     cut = np.where(mask[r0:r1, c0:c1, None] > 0, photo[r0:r1, c0:c1], 0).astype(np.uint8)
     seen = np.asarray(Image.fromarray(steps["seen"]).resize((224, 224), Image.Resampling.NEAREST))
-    return [(outlined, "1. the garment found in the photo"),
-            (cut, "2. cut out and cropped"),
-            (np.repeat(seen[..., None], 3, axis=2), "3. what the model sees (28x28)")]
+    return [(outlined, "1. garment found"),
+            (cut, "2. cut out"),
+            (np.repeat(seen[..., None], 3, axis=2), "3. model input")]
 
 
 def _is_featureless(rgb: np.ndarray) -> bool:

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
+                                   read_metrics)
+from classifier.image import light_on_dark
 from classifier.ood import features, load_stats, scores
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
 
@@ -165,16 +167,21 @@ class Classifier:
 
 
 def _is_prepared(image) -> bool:
-    return isinstance(image, np.ndarray) and image.shape == (28, 28) and image.dtype == np.uint8
+    """A uint8 28x28 array that passes the same rule as a 28x28 image file would."""
+    return (isinstance(image, np.ndarray) and image.shape == (28, 28)
+            and image.dtype == np.uint8 and light_on_dark(image / 255.0))
 
 
 def _read_metrics(folder) -> dict:
-    path = Path(folder or "") / "metrics.json"
-    if folder and path.is_file():
-        m = json.loads(path.read_text())
-        m.pop("history", None)
-        return m
-    return {}
+    """The checkpoint's test metrics without the per-epoch history ({} if none)."""
+    m = read_metrics(folder) if folder else {}
+    m.pop("history", None)
+    return m
+
+
+def top_k(probs: dict[str, float], k: int = 3) -> dict[str, float]:
+    """The ``k`` likeliest classes of ``probs``, likeliest first."""
+    return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:k])
 
 
 _load_lock = threading.Lock()

@@ -190,3 +190,17 @@ def test_serving_a_test_image_gives_the_tensor_evaluation_used(data_dir):
     batch = normalize(images[:8], 0.13, 0.31)  # what evaluation feeds the model
     served = [normalize(prepare(x, "mnist"), 0.13, 0.31) for x in images[:8].numpy()]
     assert all(np.array_equal(batch[i:i + 1].numpy(), s.numpy()) for i, s in enumerate(served))
+
+
+def test_the_same_pixels_as_an_array_or_an_image_give_the_same_model_input():
+    from PIL import Image
+
+    from classifier import load_model
+
+    clf = load_model("mnist-linear")
+    dark_on_light = np.full((28, 28), 255, np.uint8)
+    dark_on_light[5:23, 12:16] = 0  # a black 1 on white: not yet a model input
+    light_on_dark = 255 - dark_on_light  # already one
+    for pixels in (dark_on_light, light_on_dark):
+        assert np.array_equal(clf.seen(pixels), clf.seen(Image.fromarray(pixels)))
+    assert np.array_equal(clf.seen(light_on_dark), light_on_dark)

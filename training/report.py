@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
+                                   read_metrics)
 from classifier.preprocess import normalize
 from training import plots
 from training.data import read_split
@@ -162,7 +162,7 @@ def refresh(root: Path, data_dir: str) -> list[dict]:
     rows, tests = [], {}
     for name in available_models(root):
         model, config = load_checkpoint(root / name)
-        metrics = json.loads((root / name / "metrics.json").read_text())
+        metrics = read_metrics(root / name)
         ds = config["dataset"]
         if ds not in tests:
             tests[ds] = read_split(data_dir, ds, "test")

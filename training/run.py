@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classifier.checkpoint import (METRICS_FILE, CheckpointError, load_checkpoint,
-                                  save_checkpoint)
+from classifier.checkpoint import (CheckpointError, load_checkpoint, read_metrics,
+                                   save_checkpoint)
 from classifier.models import build_model, count_parameters
 from classifier.preprocess import DEFAULT_RECIPE
 from training.data import DATASETS, read_split, train_val_split
@@ -214,7 +214,7 @@ def start_from(cfg: dict):
     same architecture trained on the same dataset and training/validation split."""
     try:
         model, source = load_checkpoint(cfg["init_from"])
-        metrics = json.loads((Path(source["folder"]) / METRICS_FILE).read_text())
+        metrics = read_metrics(source["folder"])
     except (CheckpointError, OSError, ValueError) as err:
         raise SystemExit(f"--init-from {cfg['init_from']}: {err}") from err
     mine = dict(dataset=cfg["dataset"], arch=cfg["arch"], mean=cfg["mean"], std=cfg["std"])

@@ -91,6 +91,8 @@ evaluated once on the untouched test set (10,000 images; single model, no test-t
 augmentation). Latency: one 28x28 image (batch 1) through the model on the CPU with
 {torch.get_num_threads()} threads, median of 100 runs after warm-up, measured by
 `python -m training.study` on the machine that wrote this file.
+*Floor*: the lowest test accuracy accepted for that model; a checkpoint below it is
+marked "(below floor)".
 
 {chr(10).join(table)}
 

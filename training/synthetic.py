@@ -154,15 +154,39 @@ def scribble(rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
     return _pen(canvas, strokes, int(rng.integers(6, 20)))
 
 
-def letter(char: str, rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
-    """``char`` in Pillow's built-in font at a random size, slightly rotated, off-centre."""
+def letter(char: str, rng: np.random.Generator, canvas: int = 400,
+           font: str | None = None) -> np.ndarray:
+    """``char`` in Pillow's built-in font (or the TrueType file ``font``) at a random size,
+    slightly rotated, off-centre."""
     size = int(rng.integers(canvas // 3, canvas * 2 // 3))
-    font = ImageFont.load_default(size=size)
+    font = ImageFont.truetype(font, size) if font else ImageFont.load_default(size=size)
     image = Image.new("L", (canvas, canvas), 0)
     ImageDraw.Draw(image).text((canvas // 2, canvas // 2), char, fill=255, font=font,
                                anchor="mm", stroke_width=int(rng.integers(0, size // 25 + 1)),
                                stroke_fill=255)
     image = image.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR)
+    out = np.zeros((canvas, canvas, 4), np.uint8)
+    out[..., 3] = np.asarray(image)
+    return out
+
+
+def shapes(rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
+    """1-3 outlines drawn with a pen: ellipses, rectangles, zigzag polylines."""
+    image = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(image)
+    width = int(rng.integers(canvas // 66, canvas // 20))
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(0, 3))
+        a = rng.uniform(0.1 * canvas, 0.9 * canvas, 4)
+        box = (min(a[0], a[1]), min(a[2], a[3]),
+               max(a[0], a[1]) + canvas / 20, max(a[2], a[3]) + canvas / 20)
+        if kind == 0:
+            draw.ellipse(box, outline=255, width=width)
+        elif kind == 1:
+            draw.rectangle(box, outline=255, width=width)
+        else:
+            points = rng.uniform(0.1 * canvas, 0.9 * canvas, (int(rng.integers(3, 7)), 2))
+            draw.line([tuple(p) for p in points], fill=255, width=width, joint="curve")
     out = np.zeros((canvas, canvas, 4), np.uint8)
     out[..., 3] = np.asarray(image)
     return out
