@@ -163,15 +163,16 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
                 else "Upload a photo of a piece of clothing, or pick an example."), *empty
     try:
         clf = get_model(model_name, dataset)
-        seen, steps = clf.preprocess_steps(image)  # steps: pictures, for clothing photos
-        probs, message = judged(clf, seen)
+        reading = clf.analyse(image)  # one preparation, one forward pass
+        seen, steps = reading.seen, reading.steps  # steps: pictures, for clothing photos
+        probs, message = judged(clf, reading)
         digits = several_digits(clf, image)
         if digits:  # several digits: the whole drawing is not one digit, whatever the score
             message = (f"**Reads as the number {''.join(d['label'] for d in digits)}**: "
                        + ", ".join(f"{d['label']} ({d['prob']:.0%})" for d in digits)
                        + ". The guesses below read the whole drawing as one digit.")
         overlay, note = explanation(clf, seen, method_title, target)
-        maps = feature_gallery(clf, seen)
+        maps = feature_gallery(reading.maps)
         rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
     except (ImageError, CheckpointError, ExplainError, ValueError) as err:
         log.info("user input refused: %s", err)
@@ -189,10 +190,10 @@ NOT_LIKE = {"mnist": "a digit",
             "fashion-mnist": "one of the ten kinds of clothing as it was shown them"}
 
 
-def judged(clf, seen: np.ndarray):
+def judged(clf, reading):
     """The probabilities to show and a message: guesses greyed, with a warning, when the
     input does not look like the model's training data."""
-    probs, _, flagged = clf.assess(seen)
+    probs, flagged = reading.probs, reading.ood
     if not flagged:
         return gr.update(value=probs, label=CALIBRATED, elem_classes=[]), ""
     return (gr.update(value=probs, label="Guesses (not to be trusted here)",
@@ -235,11 +236,9 @@ def explanation(clf, seen: np.ndarray, method_title: str, target: str):
     return e.overlay, e.caption
 
 
-def feature_gallery(clf, seen: np.ndarray) -> list:
-    if not clf.has_conv:
-        return []
+def feature_gallery(activations: dict[str, np.ndarray]) -> list:
     out = []
-    for layer, maps in clf.feature_maps(seen).items():
+    for layer, maps in activations.items():
         for k in range(min(8, len(maps))):
             m = maps[k] - maps[k].min()
             m = (255 * m / max(float(m.max()), 1e-6)).astype(np.uint8)
@@ -549,10 +548,12 @@ def more_panel(dataset: str, controls, answers):
 
 
 def wire(source, state, controls, outputs, dataset: str) -> None:
+    """A new input is analysed in the same request that keeps it (one round trip per
+    stroke); a changed control re-analyses the kept input."""
     run = lambda image, m, me, t, c: analyse(image, m, me, t, c, dataset)  # noqa: E731
-    source.change(lambda v: v, source, state, queue=False, api_visibility="private").then(
-        run, [state, *controls], outputs, trigger_mode="always_last",
-        show_progress="hidden", api_visibility="private")
+    keep_and_run = lambda image, *rest: (image, *run(image, *rest))  # noqa: E731
+    source.change(keep_and_run, [source, *controls], [state, *outputs],
+                  trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     for control in controls:
         control.change(run, [state, *controls], outputs, trigger_mode="always_last",
                        show_progress="hidden", api_visibility="private")

@@ -1,6 +1,7 @@
 """Out-of-distribution scores measured against each other, per model: AUROC (in-distribution
 test images vs each outlier set) and the share flagged at the threshold that flags 1% of
-held-out training images. ``python -m training.ood`` writes the chosen one into checkpoints.
+held-out training images (for the method a checkpoint ships, its own threshold).
+``python -m training.ood`` writes the chosen one into checkpoints.
 
     python benchmarks/ood.py --data-dir ../shared/data [--models mnist-cnn ...] [-n 500]
 """
@@ -85,6 +86,9 @@ def measure(name: str, data_dir: str, sets: dict) -> list[str]:
     images, labels = read_split(data_dir, config["dataset"], "train", download=False)
     stats, val = fitted(model, config, images, labels)
     threshold = {m: float(torch.quantile(s, 0.99)) for m, s in val.items()}
+    shipped = config.get("ood", {}).get("method")
+    if shipped:  # the checkpoint's own threshold (it may also cover canvas drawings)
+        threshold[shipped] = config["ood"]["threshold"]
     groups = sets[config["dataset"]]
     inside = {k: score_images(model, config, stats, v) for k, v in groups["in"].items()}
     outside = {k: score_images(model, config, stats, v) for k, v in groups["out"].items()}
@@ -95,7 +99,8 @@ def measure(name: str, data_dir: str, sets: dict) -> list[str]:
         for k, s in outside.items():
             cells.append(f"{auroc(inside['test images'][method], s[method]):.3f} / "
                          f"{(s[method] > threshold[method]).float().mean():.0%}")
-        rows.append(f"| {name} | {method} | " + " | ".join(cells) + " |")
+        label = f"{method} (shipped)" if method == shipped else method
+        rows.append(f"| {Path(name).name} | {label} | " + " | ".join(cells) + " |")
     return rows
 
 

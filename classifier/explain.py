@@ -133,21 +133,27 @@ def overlay(image: np.ndarray, heat: np.ndarray, size: int = 280) -> np.ndarray:
     return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def watch_conv_stages(model, into: dict) -> list:
+    """Hooks that store the first conv layer's and the Grad-CAM stage's activations
+    (channels, h, w) of the next forward pass in ``into``; remove them after it."""
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    layers = {"first conv layer": first, "last conv stage": model.cam_layer}
+    return [layer.register_forward_hook(
+        lambda mod, inp, out, key=key: into.__setitem__(key, out[0].detach().float().numpy()))
+        for key, layer in layers.items()]
+
+
 def feature_maps(clf, image) -> dict[str, np.ndarray]:
     """Activations (channels, h, w) of the first conv layer and of the Grad-CAM stage."""
     if not clf.has_conv:
         raise ExplainError(f"{clf.arch} has no convolutional layers, so no feature maps.")
-    first = next(m for m in clf.model.modules() if isinstance(m, torch.nn.Conv2d))
-    layers = {"first conv layer": first, "last conv stage": clf.model.cam_layer}
     seen: dict[str, np.ndarray] = {}
-    hooks = [layer.register_forward_hook(
-        lambda mod, inp, out, key=key: seen.__setitem__(key, out[0].detach().numpy()))
-        for key, layer in layers.items()]
-    try:
-        with clf.lock:
+    with clf.lock:
+        hooks = watch_conv_stages(clf.model, seen)
+        try:
             clf.logits(clf.tensor(image))
-    finally:
-        for h in hooks:
-            h.remove()
+        finally:
+            for h in hooks:
+                h.remove()
     return seen
 

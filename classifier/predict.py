@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,17 @@ from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_check
 from classifier.image import light_on_dark
 from classifier.ood import features, load_stats, scores
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
+
+
+@dataclass
+class Reading:
+    """``Classifier.analyse``'s answer for one input."""
+    seen: np.ndarray                     # uint8 (28, 28): what the model saw
+    steps: list                          # [(picture, caption)] for a clothing photo, else []
+    probs: dict[str, float]              # calibrated, in class order
+    ood_score: float | None              # higher = less like the training data
+    ood: bool                            # past the checkpoint's threshold
+    maps: dict[str, np.ndarray]          # conv activations (channels, h, w); {} without conv
 
 
 class Classifier:
@@ -111,6 +123,25 @@ class Classifier:
         score = None if score is None else round(float(score[0]), 4)
         return ({name: float(p) for name, p in zip(self.class_names, probs[0])}, score,
                 self.is_ood(score))
+
+    def analyse(self, image) -> Reading:
+        """What a page shows about one input, the explanation aside: the prepared image
+        (and a photo's steps), probabilities, out-of-distribution score and flag, and conv
+        activations, from one preparation and one forward pass."""
+        from classifier.explain import watch_conv_stages
+
+        seen, steps = self.preprocess_steps(image)
+        maps: dict[str, np.ndarray] = {}
+        with self.lock:
+            hooks = watch_conv_stages(self.model, maps) if self.has_conv else []
+            try:
+                probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
+            finally:
+                for h in hooks:
+                    h.remove()
+        score = None if score is None else round(float(score[0]), 4)
+        return Reading(seen, steps, {n: float(p) for n, p in zip(self.class_names, probs[0])},
+                       score, self.is_ood(score), maps)
 
     def predict_proba(self, image) -> dict[str, float]:
         """{class name: calibrated probability} for one image, in class order."""

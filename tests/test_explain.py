@@ -150,3 +150,16 @@ def test_an_all_zero_map_is_said_in_words_not_shown_as_an_empty_overlay():
 def test_which_methods_apply_is_known_from_the_architecture_alone():
     assert methods_for("cnn")["gradcam"] is None
     assert "has none" in methods_for("mlp")["gradcam"]
+
+
+def test_analyse_prepares_once_and_runs_the_model_once(tmp_path):
+    clf = tiny("cnn", tmp_path, width=8)
+    calls = []
+    clf.model.register_forward_hook(lambda *_: calls.append(1))
+    reading = clf.analyse(digit())
+    assert len(calls) == 1
+    assert set(reading.maps) == {"first conv layer", "last conv stage"}
+    assert reading.maps["first conv layer"].shape == (8, 28, 28)
+    expected = clf.predict_proba(digit())
+    assert all(abs(reading.probs[k] - v) < 1e-6 for k, v in expected.items())
+    assert np.array_equal(reading.seen, digit()) and reading.steps == []

@@ -149,4 +149,4 @@ def test_outlier_exposure_teaches_doubt_on_drawn_outliers_and_scores_by_confiden
     folder = run(cfg, log=lambda *_: None)
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["outlier_exposure"] == 0.5
-    assert config["ood"]["method"] == "msp" and not (folder / "ood.safetensors").exists()
+    assert config["ood"]["method"] == "energy" and not (folder / "ood.safetensors").exists()
