@@ -540,9 +540,10 @@ def more_panel(dataset: str, controls, answers):
         maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
     gr.Markdown(CALIBRATED_MEANS + " " + COLOURS, elem_classes=["small"])
     compare_on.change(lambda on: gr.update(visible=on), compare_on, compared, queue=False,
-                      api_visibility="private")
+                      show_progress="hidden", api_visibility="private")
     model.change(lambda m, me, t: model_options(m, me, t, dataset), [model, method, target],
-                 [method, method_note, target], api_visibility="private")
+                 [method, method_note, target], show_progress="hidden",
+                 api_visibility="private")
     status, probs, seen, overlay, note, digits, steps = answers
     return [status, probs, seen, overlay, note, maps, table, gallery, steps, digits]
 
@@ -677,8 +678,11 @@ def build() -> gr.Blocks:
                 curves = gr.Image(show_label=False, interactive=False, min_width=300)
                 filters = gr.Image(show_label=False, interactive=False, min_width=300)
             card_outputs = [card, per_class, confusion, wrong, curves, filters]
-            chosen.change(model_card, chosen, card_outputs, api_visibility="private")
-            demo.load(model_card, chosen, card_outputs, api_visibility="private")
+            # hidden progress: Gradio's screen-reader status would read "common.complete"
+            chosen.change(model_card, chosen, card_outputs, show_progress="hidden",
+                          api_visibility="private")
+            demo.load(model_card, chosen, card_outputs, show_progress="hidden",
+                      api_visibility="private")
         gr.api(classify, api_name="classify")
         gr.api(explain, api_name="explain")
         gr.api(compare, api_name="compare")

@@ -125,6 +125,7 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
             if href.startswith(server):
                 assert urllib.request.urlopen(href, timeout=10).status == 200, href
         page.screenshot(path=str(shots / "models.png"), full_page=True)
+        assert "common." not in page.evaluate("() => document.body.innerText")  # raw i18n keys
         browser.close()
 
 

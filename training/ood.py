@@ -36,7 +36,7 @@ def method_for(config: dict) -> str:
     return METHOD_AFTER_OUTLIERS if config["training"].get("outlier_exposure") else METHOD
 FLAG_RATE = 0.01
 FIT_IMAGES = 20000
-CANVAS_IMAGES = 1000
+CANVAS_IMAGES = 2000
 
 
 @torch.no_grad()
@@ -103,11 +103,12 @@ def calibrate(name, data_dir: str, log=print) -> dict:
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
     if config["dataset"] == "mnist":  # drawings on the page, too, are rarely flagged
+        # half the rate on them: drawings vary more than the images they are drawn from
         drawn = score_images(model, config, stats, canvas_drawings(config, images))[method]
-        if float(torch.quantile(drawn, 1 - FLAG_RATE)) > threshold:
-            threshold = float(torch.quantile(drawn, 1 - FLAG_RATE))
-            source = (f"99th percentile on {len(drawn)} canvas drawings of validation "
-                      "images, above that of the validation images")
+        if float(torch.quantile(drawn, 1 - FLAG_RATE / 2)) > threshold:
+            threshold = float(torch.quantile(drawn, 1 - FLAG_RATE / 2))
+            source = (f"99.5th percentile on {len(drawn)} canvas drawings of validation "
+                      "images, above the 99th on the validation images")
     if method == "mahalanobis":
         save_file({k: v.half().contiguous() for k, v in stats.items()}, str(folder / OOD_FILE))
     else:
