@@ -10,6 +10,17 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# Slow for a quick local run: the real datasets, a launched app or a browser.
+# `python -m pytest -m "not data"` leaves them out; CI runs everything.
+SLOW_FIXTURES = {"data_dir", "served", "client", "server"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) \
+                or item.module.__name__.endswith("test_browser"):
+            item.add_marker(pytest.mark.data)
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

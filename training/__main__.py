@@ -12,7 +12,8 @@ from classifier.models import ARCHITECTURES
 from training.data import DATASETS
 from training.study import write_study
 from training.report import refresh
-from training.run import ARCH_DEFAULTS, COMMON_DEFAULTS, DATASET_OVERRIDES, resolve_config, run
+from training.run import (ARCH_DEFAULTS, COMMON_DEFAULTS, DATASET_OVERRIDES, TrainingError,
+                          resolve_config, run)
 
 
 def per_arch(key: str) -> str:
@@ -96,7 +97,10 @@ def main(argv=None) -> None:
     for key in ("dataset", "model"):
         args.pop(key)
     for dataset, arch in jobs:
-        folder = run(resolve_config(dataset, arch, **args))
+        try:
+            folder = run(resolve_config(dataset, arch, **args))
+        except TrainingError as err:  # the library raises; the command says it and exits 1
+            raise SystemExit(str(err)) from None
         print(f"wrote {folder}")
     if every:
         root = Path(args["out_dir"])

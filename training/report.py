@@ -1,6 +1,6 @@
 """Per-checkpoint plots and model cards, and the comparison study ``checkpoints/REPORT.md``.
 
-    python -m training.report --data-dir ../shared/data      # refresh every checkpoint folder
+    python -m training.study --data-dir ../shared/data   # refresh every folder and the study
 
 ``python -m training`` calls the same functions for the folder it writes.
 """

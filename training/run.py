@@ -76,6 +76,10 @@ COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, d
                        data_dir="data", out_dir="checkpoints")
 
 
+class TrainingError(ValueError):
+    """A run that cannot start as asked; the message says why and what to do."""
+
+
 def resolve_config(dataset: str, arch: str, **overrides) -> dict:
     """Defaults for ``arch`` overlaid with every override that is not None."""
     cfg = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch],
@@ -123,7 +127,7 @@ def make_model(cfg: dict, train_images: torch.Tensor) -> torch.nn.Module:
     if cfg["arch"] == "resnet18":
         kwargs.update(pretrained=cfg["pretrained"], weights_file=cfg["weights_file"])
     elif cfg["pretrained"] or cfg["weights_file"]:
-        raise SystemExit("--pretrained and --weights-file apply to resnet18 only")
+        raise TrainingError("--pretrained and --weights-file apply to resnet18 only")
     try:
         model = build_model(cfg["arch"], **kwargs)
         if cfg["arch"] == "svm":
@@ -131,7 +135,7 @@ def make_model(cfg: dict, train_images: torch.Tensor) -> torch.nn.Module:
             model.pca_components.copy_(components)
         return model
     except (OSError, RuntimeError) as err:  # offline, missing or unreadable weights file
-        raise SystemExit(
+        raise TrainingError(
             f"could not load ImageNet weights for resnet18: {type(err).__name__}: {err}\n"
             "Offline? Pass --weights-file PATH with timm resnet18 weights (.safetensors), "
             "or train from scratch without --pretrained.") from err
@@ -216,12 +220,12 @@ def start_from(cfg: dict):
         model, source = load_checkpoint(cfg["init_from"])
         metrics = read_metrics(source["folder"])
     except (CheckpointError, OSError, ValueError) as err:
-        raise SystemExit(f"--init-from {cfg['init_from']}: {err}") from err
+        raise TrainingError(f"--init-from {cfg['init_from']}: {err}") from err
     mine = dict(dataset=cfg["dataset"], arch=cfg["arch"], mean=cfg["mean"], std=cfg["std"])
     theirs = {k: source[k] for k in mine}
     if mine != theirs or source["training"]["val_size"] != cfg["val_size"] \
             or source["seed"] != cfg["seed"]:
-        raise SystemExit(f"--init-from {cfg['init_from']}: that checkpoint was trained as "
+        raise TrainingError(f"--init-from {cfg['init_from']}: that checkpoint was trained as "
                          f"{theirs} (seed {source['seed']}, val size "
                          f"{source['training']['val_size']}), not as {mine} (seed "
                          f"{cfg['seed']}, val size {cfg['val_size']})")
