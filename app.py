@@ -506,9 +506,9 @@ def answer_panel(dataset: str):
         probs = gr.Label(num_top_classes=3, label=CALIBRATED, elem_id=f"{dataset}-label",
                          min_width=150)
         seen = gr.Image(label="What the model saw (28x28)", interactive=False, height=190,
-                        elem_id=f"{dataset}-seen", min_width=150)
+                        elem_id=f"{dataset}-seen", min_width=150, buttons=[])
         overlay = gr.Image(label="Why (overlay)", interactive=False, height=190,
-                           elem_id=f"{dataset}-overlay", min_width=150)
+                           elem_id=f"{dataset}-overlay", min_width=150, buttons=["fullscreen"])
     gr.HTML(LEGEND)
     note = gr.Markdown(elem_id=f"{dataset}-note")
     digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
@@ -534,7 +534,7 @@ def more_panel(dataset: str, controls, answers):
     with gr.Column(visible=False) as compared:
         table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
         gallery = gr.Gallery(label="Each model's explanation: Grad-CAM where the model has "
-                             "conv layers, Saliency otherwise", columns=6, height="auto",
+                             "conv layers, Saliency otherwise", columns=6, height=240,
                              object_fit="contain")
     with gr.Accordion("Feature maps of conv models", open=False):
         maps = gr.Gallery(label="Activations for this input", columns=8, height=260)
