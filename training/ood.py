@@ -104,7 +104,9 @@ def calibrate(name, data_dir: str, log=print) -> dict:
     source = f"99th percentile on {len(val[method])} validation images"
     if config["dataset"] == "mnist":  # drawings on the page, too, are rarely flagged
         # half the rate on them: drawings vary more than the images they are drawn from
-        drawn = score_images(model, config, stats, canvas_drawings(config, images))[method]
+        limit = config["training"].get("limit")  # a quick run: fewer drawings
+        n = CANVAS_IMAGES if not limit else max(50, min(CANVAS_IMAGES, limit // 10))
+        drawn = score_images(model, config, stats, canvas_drawings(config, images, n))[method]
         if float(torch.quantile(drawn, 1 - FLAG_RATE / 2)) > threshold:
             threshold = float(torch.quantile(drawn, 1 - FLAG_RATE / 2))
             source = (f"99.5th percentile on {len(drawn)} canvas drawings of validation "
