@@ -27,9 +27,10 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
                         ExplainError, ImageError, list_models, load_model)
-from classifier.predict import study, top_k  # noqa: E402
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
+from classifier.image import load_rgba  # noqa: E402
+from classifier.predict import study, top_k  # noqa: E402
 
 log = logging.getLogger("app")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -122,6 +123,8 @@ def warm_up() -> None:
     """Load every served model now, so no visitor waits for a first load."""
     for name in SERVED:
         get_model(name)
+
+
 DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
 PREDICTED = "predicted class"
@@ -163,6 +166,7 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
                 else "Upload a photo of a piece of clothing, or pick an example."), *empty
     try:
         clf = get_model(model_name, dataset)
+        image = load_rgba(image)  # decoded once, for the reading and the number alike
         reading = clf.analyse(image)  # one preparation, one forward pass
         seen, steps = reading.seen, reading.steps  # steps: pictures, for clothing photos
         probs, message = judged(clf, reading)

@@ -67,8 +67,7 @@ def methods_for(clf) -> dict[str, str | None]:
     """{method: None if it applies to this model, else a one-line reason why not}.
     ``clf``: a loaded model, or an architecture's name (nothing is loaded)."""
     arch = clf if isinstance(clf, str) else clf.arch
-    has_conv = hasattr(ARCHITECTURES.get(arch), "cam_layer") if isinstance(clf, str) \
-        else clf.has_conv
+    has_conv = hasattr(ARCHITECTURES.get(arch), "cam_layer")  # as Classifier.has_conv finds
     reason = None if has_conv else f"Grad-CAM needs convolutional layers; {arch} has none."
     return {m: (reason if m == "gradcam" else None) for m in METHODS}
 

@@ -69,10 +69,11 @@ class Classifier:
     def plots(self) -> dict[str, Path]:
         """The report figures saved with the checkpoint, by name (``confusion``,
         ``misclassified``, ``curves``, ``filters``); a model without one has no entry."""
-        folder = Path(self.config.get("folder") or "")
-        names = ("confusion", "misclassified", "curves", "filters")
-        return {n: folder / f"{n}.png" for n in names
-                if self.config.get("folder") and (folder / f"{n}.png").is_file()}
+        if not self.config.get("folder"):
+            return {}
+        paths = {n: Path(self.config["folder"]) / f"{n}.png"
+                 for n in ("confusion", "misclassified", "curves", "filters")}
+        return {n: path for n, path in paths.items() if path.is_file()}
 
     def preprocess(self, image) -> np.ndarray:
         """The uint8 (28, 28) image the model sees (background 0), for display too."""
@@ -119,7 +120,11 @@ class Classifier:
     def assess(self, image) -> tuple[dict[str, float], float | None, bool]:
         """({class name: calibrated probability}, the out-of-distribution score or None,
         whether it is past the threshold) for one image, from one forward pass."""
-        probs, score = self.probabilities_and_ood(self.tensor(image))
+        return self._judged(self.tensor(image))
+
+    def _judged(self, x: torch.Tensor) -> tuple[dict[str, float], float | None, bool]:
+        """``assess`` of a normalised batch of one."""
+        probs, score = self.probabilities_and_ood(x)
         score = None if score is None else round(float(score[0]), 4)
         return ({name: float(p) for name, p in zip(self.class_names, probs[0])}, score,
                 self.is_ood(score))
@@ -135,13 +140,11 @@ class Classifier:
         with self.lock:
             hooks = watch_conv_stages(self.model, maps) if self.has_conv else []
             try:
-                probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
+                probs, score, flagged = self._judged(normalize(seen, self.mean, self.std))
             finally:
                 for h in hooks:
                     h.remove()
-        score = None if score is None else round(float(score[0]), 4)
-        return Reading(seen, steps, {n: float(p) for n, p in zip(self.class_names, probs[0])},
-                       score, self.is_ood(score), maps)
+        return Reading(seen, steps, probs, score, flagged, maps)
 
     def predict_proba(self, image) -> dict[str, float]:
         """{class name: calibrated probability} for one image, in class order."""
