@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
                         ExplainError, ImageError, list_models, load_model)
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
+from classifier.datasets import DATASETS  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
 from classifier.image import load_rgba  # noqa: E402
 from classifier.predict import study, top_k  # noqa: E402
@@ -37,7 +38,6 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(mess
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
-DATASETS = {"digits": "mnist", "clothing": "fashion-mnist"}
 # Models from the Hugging Face Hub join the shipped ones: HUB_MODELS="user/mnist-cnn,..."
 HUB_MODELS = [r.strip() for r in os.environ.get("HUB_MODELS", "").split(",") if r.strip()]
 HUB_TIMEOUT_S = float(os.environ.get("HUB_TIMEOUT_S", 60))
@@ -105,7 +105,7 @@ def _fetch(repo_id: str, result: dict) -> None:
 # models load on first use, or all at once by ``warm_up`` when the app is launched.
 ALL_MODELS = list_models()
 SERVED = {m["name"]: str(CHECKPOINTS_DIR / m["name"]) for m in ALL_MODELS}
-MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS.values()}
+MODELS = {ds: [m["name"] for m in ALL_MODELS if m["dataset"] == ds] for ds in DATASETS}
 
 
 def add_hub_models(repo_ids: list[str]) -> None:
@@ -125,7 +125,6 @@ def warm_up() -> None:
         get_model(name)
 
 
-DEFAULT = {"mnist": "mnist-cnn", "fashion-mnist": "fashion-mnist-resnet18"}
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
 PREDICTED = "predicted class"
 MAX_UPLOAD = "10mb"
@@ -162,8 +161,7 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
     """Everything the page shows for one input. Errors become a message, never a crash."""
     empty = (None, None, None, "", [], None, [], [], gr.update(value=None, visible=False))
     if image is None or (isinstance(image, dict) and image.get("composite") is None):
-        return ("Draw a digit or upload an image." if dataset == "mnist"
-                else "Upload a photo of a piece of clothing, or pick an example."), *empty
+        return DATASETS[dataset].prompt, *empty
     try:
         clf = get_model(model_name, dataset)
         image = load_rgba(image)  # decoded once, for the reading and the number alike
@@ -190,10 +188,6 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         gr.update(value=number_picture(digits) if digits else None, visible=bool(digits))
 
 
-NOT_LIKE = {"mnist": "a digit",
-            "fashion-mnist": "one of the ten kinds of clothing as it was shown them"}
-
-
 def judged(clf, reading):
     """The probabilities to show and a message: guesses greyed, with a warning, when the
     input does not look like the model's training data."""
@@ -202,7 +196,7 @@ def judged(clf, reading):
         return gr.update(value=probs, label=CALIBRATED, elem_classes=[]), ""
     return (gr.update(value=probs, label="Guesses (not to be trusted here)",
                       elem_classes=["ood"]),
-            f"**This does not look like {NOT_LIKE[clf.dataset]}** to {clf.name}: it is "
+            f"**This does not look like {DATASETS[clf.dataset].noun}** to {clf.name}: it is "
             "unlike the images it was trained on, so its guesses below are not to be trusted.")
 
 
@@ -501,7 +495,8 @@ def answer_panel(dataset: str):
     """The answer beside the input, so it is in view at once: the message, the top classes,
     the 28x28 image the model saw and the explanation overlay; then the controls."""
     names = MODELS[dataset]
-    default = DEFAULT[dataset] if DEFAULT[dataset] in names else (names[0] if names else None)
+    default = DATASETS[dataset].default_model
+    default = default if default in names else (names[0] if names else None)
     info = next((m for m in ALL_MODELS if m["name"] == default), None)
     titles, notes = offered(info["arch"] if info else None)
     classes = info["class_names"] if info else []
@@ -617,7 +612,6 @@ SELECT_BRUSH = """() => {
     if (b && /clear/i.test(b.getAttribute('aria-label') || '')) setTimeout(pick, 150);
   }, true);
 }"""
-
 
 
 def build() -> gr.Blocks:

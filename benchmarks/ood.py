@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint  # noqa: E402
-from classifier.evaluate import photo_labels  # noqa: E402
+from training.served import photo_labels  # noqa: E402
 from classifier.ood import METHODS  # noqa: E402
 from classifier.preprocess import prepare  # noqa: E402
 from training import synthetic  # noqa: E402

@@ -18,11 +18,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifier.checkpoint import load_checkpoint  # noqa: E402
-from classifier.evaluate import ACCEPTED, photo_labels  # noqa: E402
+from training.served import ACCEPTED, photo_labels  # noqa: E402
 from classifier.preprocess import normalize, prepare, recipe_for  # noqa: E402
 from training.augment import PHOTO_PARTS  # noqa: E402
 from training.data import read_split, train_val_split  # noqa: E402
-from training.run import resolve_config, seed_everything  # noqa: E402
+from training.config import resolve_config  # noqa: E402
+from training.run import seed_everything  # noqa: E402
 from training.train import evaluate, fit  # noqa: E402
 
 VARIANTS = {"full (control)": ("full", ()), "full + all": ("photo", PHOTO_PARTS),
@@ -64,8 +65,9 @@ def main(argv=None) -> None:
     train, val = (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])
     device = torch.device("cpu")
     base = resolve_config(config["dataset"], config["arch"], epochs=args.epochs, lr=args.lr,
-                          patience=args.epochs, progress=False, device="cpu")
-    base.update(mean=config["mean"], std=config["std"], arch_kwargs=config["arch_kwargs"])
+                          patience=args.epochs, progress=False, device="cpu",
+                          mean=config["mean"], std=config["std"],
+                          arch_kwargs=config["arch_kwargs"])
     print(f"{config['name']}: {len(train[0])} train images, {args.epochs} epochs at lr "
           f"{args.lr:g} from the shipped weights; {len(seen)} development photos")
     _, acc = evaluate(start, *val, base, device)
@@ -78,7 +80,7 @@ def main(argv=None) -> None:
             continue
         seed_everything(0)
         model, _ = load_checkpoint(args.checkpoint)
-        cfg = {**base, "augment": strength, "photo_parts": parts}
+        cfg = base.replace(augment=strength, photo_parts=parts)
         t0 = time.perf_counter()
         model, _, _ = fit(model.train(), train, val, cfg, device, log=lambda *a: None)
         _, acc = evaluate(model, *val, cfg, device)

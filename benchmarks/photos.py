@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import Classifier, list_models, load_model  # noqa: E402
-from classifier.evaluate import ACCEPTED, evaluate_photos, photo_labels  # noqa: E402
+from training.served import ACCEPTED, evaluate_photos, photo_labels  # noqa: E402
 from classifier.preprocess import BlankImageError  # noqa: E402
 
 DEFAULT_MODEL = "fashion-mnist-resnet18"

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import BlankImageError, list_models, load_model  # noqa: E402
-from classifier.evaluate import evaluate_photos  # noqa: E402
+from training.served import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 

@@ -4,7 +4,8 @@
     python -m classifier predict --model mnist-cnn digit.png [more.png ...] [--json]
     python -m classifier predict --model mnist-cnn --number 42.png --json
     python -m classifier explain --model mnist-cnn --method gradcam [--target 7] digit.png --out overlay.png
-    python -m classifier evaluate --model mnist-cnn --data-dir ../shared/data [--json]
+
+Test-set accuracy through this serving path: ``python -m training.served``.
 """
 from __future__ import annotations
 
@@ -80,18 +81,6 @@ def cmd_explain(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    from classifier.evaluate import evaluate_dataset
-
-    result = evaluate_dataset(load_model(args.model), args.data_dir)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{result['model']} on {result['dataset']} test: accuracy "
-              f"{100 * result['accuracy']:.2f}% ({result['correct']}/{result['total']})")
-    return 0
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m classifier", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,11 +105,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     ex.add_argument("image")
     ex.add_argument("--out", required=True, help="output PNG")
     ex.set_defaults(func=cmd_explain)
-    ev = sub.add_parser("evaluate", help="accuracy on the dataset's test set")
-    ev.add_argument("--model", required=True)
-    ev.add_argument("--data-dir", default="data", help="(default: data)")
-    ev.add_argument("--json", action="store_true")
-    ev.set_defaults(func=cmd_evaluate)
     return p.parse_args(argv)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from classifier.clothing import clothing_steps, prepare_clothing, prepare_clothing_v1, step_pictures
+from classifier.datasets import DATASETS
 from classifier.digits import prepare_digit
 from classifier.image import (MAX_PIXELS, WORK_SIZE, BlankImageError, ImageError,  # noqa: F401
                               _passthrough, load_rgba)
@@ -48,7 +49,7 @@ def normalize(images: torch.Tensor | np.ndarray, mean: float, std: float) -> tor
 # checkpoints from before that field get their dataset's default.
 RECIPES = {"digit-v1": prepare_digit, "clothing-photo-v2": prepare_clothing,
            "clothing-v1": prepare_clothing_v1}
-DEFAULT_RECIPE = {"mnist": "digit-v1", "fashion-mnist": "clothing-photo-v2"}
+DEFAULT_RECIPE = {name: d.recipe for name, d in DATASETS.items()}
 
 
 def recipe_for(config: dict) -> str:

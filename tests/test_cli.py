@@ -62,7 +62,9 @@ def test_models_json_lists_the_shipped_models(capsys):
 
 
 def test_evaluate_through_the_serving_path_matches_the_recorded_accuracy(data_dir, capsys):
-    main(["evaluate", "--model", "mnist-linear", "--data-dir", str(data_dir), "--json"])
+    from training.served import main as served
+
+    assert served(["--model", "mnist-linear", "--data-dir", str(data_dir), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     metrics = json.loads((CHECKPOINTS_DIR / "mnist-linear" / "metrics.json").read_text())
     assert result["correct"] == metrics["test_correct"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from classifier import load_model
-from classifier.evaluate import evaluate_photos
+from training.served import evaluate_photos
 from classifier.clothing import clothing_steps, garment_mask
 from classifier.preprocess import BlankImageError, prepare
 

@@ -7,7 +7,8 @@ from safetensors.torch import save_file
 from classifier.checkpoint import load_checkpoint
 from classifier.models import build_model
 from training.__main__ import main, parse_args
-from training.run import resolve_config, run
+from training.config import resolve_config
+from training.run import run
 
 
 def test_one_epoch_on_a_few_hundred_images_writes_a_checkpoint_that_beats_chance(
@@ -150,3 +151,21 @@ def test_outlier_exposure_teaches_doubt_on_drawn_outliers_and_scores_by_confiden
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["outlier_exposure"] == 0.5
     assert config["ood"]["method"] == "energy" and not (folder / "ood.safetensors").exists()
+
+
+def test_two_processes_train_one_model_data_parallel_and_rank_0_writes_it(tmp_path, data_dir):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "training", "--dataset", "mnist", "--model",
+               "lenet5", "--epochs", "2", "--limit", "1000", "--val-size", "500",
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path), "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("wrote ") == 1  # one checkpoint, from rank 0
+    assert "2 processes" in done.stdout
+    model, config = load_checkpoint(tmp_path / "mnist-lenet5")
+    metrics = json.loads((tmp_path / "mnist-lenet5" / "metrics.json").read_text())
+    assert config["training"]["world_size"] == 2 and metrics["world_size"] == 2
+    assert len(metrics["history"]) == 2 and metrics["test_accuracy"] > 0.3  # chance 0.1

@@ -1,19 +1,26 @@
 """Train, evaluate and write checkpoints.
 
     python -m training --dataset mnist --model cnn --data-dir ../shared/data
+    python -m training --dataset mnist --recipe fast --data-dir ../shared/data   # seconds
     python -m training --all --data-dir ../shared/data      # every shipped checkpoint
+
+Data-parallel, one process per GPU (or CPU share), on one machine or several:
+
+    torchrun --nproc_per_node=4 -m training --dataset fashion-mnist --model resnet18
+    torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d \
+             --rdzv-endpoint=HOST:29500 -m training ...      # the same on every machine
 """
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
+from classifier.datasets import DATASETS
 from classifier.models import ARCHITECTURES
-from training.data import DATASETS
-from training.study import write_study
-from training.report import refresh
-from training.run import (ARCH_DEFAULTS, COMMON_DEFAULTS, DATASET_OVERRIDES, TrainingError,
-                          resolve_config, run)
+from training.config import (ARCH_DEFAULTS, COMMON_DEFAULTS, DATASET_OVERRIDES, RECIPES,
+                             TrainingError, resolve_config)
+from training.run import run
 
 
 def per_arch(key: str) -> str:
@@ -33,8 +40,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
                    help="dataset (default: mnist)")
-    p.add_argument("--model", choices=list(ARCHITECTURES), default="cnn",
-                   help="architecture (default: cnn)")
+    p.add_argument("--model", choices=list(ARCHITECTURES),
+                   help="architecture (default: cnn, or the recipe's choice)")
+    p.add_argument("--recipe", choices=sorted(RECIPES),
+                   help="a named recipe that picks the architecture and its settings; fast: "
+                        + "; ".join(f"{d} {r['arch']} {r['epochs']} epochs"
+                                    for d, r in RECIPES["fast"].items())
+                        + ", no plots (default: none)")
     p.add_argument("--all", action="store_true",
                    help="train every dataset x architecture, i.e. all shipped checkpoints")
     p.add_argument("--data-dir", default=c["data_dir"],
@@ -89,20 +101,51 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def start_processes() -> bool:
+    """Join the process group when started by torchrun with more than one process: NCCL
+    between GPUs, gloo between CPU processes. Returns whether it did."""
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return False
+    import torch
+    import torch.distributed as dist
+
+    gpu = torch.cuda.is_available()
+    if gpu:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    else:  # the processes share the cores
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["WORLD_SIZE"])))
+    dist.init_process_group(backend="nccl" if gpu else "gloo")
+    return True
+
+
 def main(argv=None) -> None:
     args = vars(parse_args(argv))
-    every = args.pop("all")
+    every, recipe = args.pop("all"), args.pop("recipe")
+    if every and recipe:
+        raise SystemExit("--all trains the shipped recipes; drop --recipe")
+    if not recipe and not args["model"]:
+        args["model"] = "cnn"
     jobs = ([(d, a) for d in DATASETS for a in ARCHITECTURES] if every
             else [(args["dataset"], args["model"])])
     for key in ("dataset", "model"):
         args.pop(key)
-    for dataset, arch in jobs:
-        try:
-            folder = run(resolve_config(dataset, arch, **args))
-        except TrainingError as err:  # the library raises; the command says it and exits 1
-            raise SystemExit(str(err)) from None
-        print(f"wrote {folder}")
-    if every:
+    grouped = start_processes()
+    try:
+        for dataset, arch in jobs:
+            try:
+                folder = run(resolve_config(dataset, arch, recipe=recipe, **args))
+            except TrainingError as err:  # the library raises; the command says it, exits 1
+                raise SystemExit(str(err)) from None
+            if folder is not None:  # rank 0 writes; the other processes have no folder
+                print(f"wrote {folder}")
+    finally:
+        if grouped:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+    if every and int(os.environ.get("RANK", 0)) == 0:
+        from training.report import refresh
+        from training.study import write_study
+
         root = Path(args["out_dir"])
         write_study(root, refresh(root, args["data_dir"]))
         print(f"wrote {root / 'REPORT.md'}")

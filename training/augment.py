@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from classifier.datasets import DATASETS
+
 
 def random_affine(x: torch.Tensor, degrees: float, translate: float, scale: float) -> torch.Tensor:
     """Rotate by up to ``degrees``, shift by up to ``translate`` of the size, zoom by 1 +- ``scale``."""
@@ -62,7 +64,7 @@ def augment(x: torch.Tensor, dataset: str, strength: str = "full",
     erasing for clothing, and random stroke width for digits; ``photo`` (clothing) is
     ``full`` after ``photo_style`` with ``parts`` (default all of PHOTO_PARTS)."""
     parts = PHOTO_PARTS if parts is None else parts
-    if dataset == "mnist":
+    if DATASETS[dataset].kind == "digits":  # no flips: a mirrored 2 is no digit
         x = random_affine(x, degrees=10, translate=0.08, scale=0.1)
         return random_stroke_width(x) if strength in ("full", "photo") else x
     flip = torch.rand(x.shape[0], device=x.device) < 0.5

@@ -7,25 +7,50 @@ through torchvision (online users) or says exactly what is missing and where to 
 """
 from __future__ import annotations
 
+import gzip
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from classifier.evaluate import TEST_FILES, find_idx, read_idx  # the one IDX reader
+from classifier.datasets import DATASETS, FILES
 
-DATASETS = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-}
-FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": TEST_FILES}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
 class DataNotFoundError(FileNotFoundError):
     pass
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (.gz or plain): images as (n, rows, cols) uint8, labels as (n,) uint8."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack(">I", data[:4])[0]
+    if magic == IMAGE_MAGIC:
+        n, rows, cols = struct.unpack(">III", data[4:16])
+        shape, offset = (n, rows, cols), 16
+    elif magic == LABEL_MAGIC:
+        (n,) = struct.unpack(">I", data[4:8])
+        shape, offset = (n,), 8
+    else:
+        raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: {array.size} values for shape {shape}")
+    return array.reshape(shape)
+
+
+def find_idx(folder: Path, stem: str) -> Path | None:
+    """``folder/stem.gz`` or ``folder/stem``, whichever exists (the .gz first), else None."""
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def ensure_files(data_dir: str | Path, dataset: str, download: bool = True) -> Path:
@@ -53,7 +78,7 @@ def _download(folder: Path, dataset: str) -> None:
     """Fetch the files with torchvision and copy its raw .gz files into ``folder``."""
     from torchvision import datasets
 
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
+    cls = getattr(datasets, DATASETS[dataset].torchvision)
     cache = folder / ".torchvision"
     for train in (True, False):
         cls(root=str(cache), train=train, download=True)

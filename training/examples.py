@@ -14,22 +14,24 @@ import numpy as np
 from PIL import Image
 
 from training import synthetic
-from training.data import DATASETS, read_split
+from classifier.datasets import DATASETS
+from training.data import read_split
 
 
 def write_examples(data_dir: str, out: Path) -> None:
     rng = np.random.default_rng(0)
-    for dataset, short in (("mnist", "digit"), ("fashion-mnist", "clothing")):
-        images, labels = read_split(data_dir, dataset, "test")
-        folder = out / short
+    for dataset in DATASETS.values():
+        digits = dataset.kind == "digits"
+        images, labels = read_split(data_dir, dataset.name, "test")
+        folder = out / ("digit" if digits else "clothing")
         folder.mkdir(parents=True, exist_ok=True)
-        names = DATASETS[dataset]
-        per_class = 1 if dataset == "mnist" else 2
+        names = dataset.class_names
+        per_class = 1 if digits else 2
         for k, name in enumerate(names):
             for j, index in enumerate((labels == k).nonzero().flatten()[:per_class].tolist()):
                 slug = name.lower().replace("/", "-").replace(" ", "-")
                 Image.fromarray(images[index].numpy()).save(folder / f"{slug}-{j + 1}.png")
-        make, kind = ((synthetic.paper, "paper") if dataset == "mnist"
+        make, kind = ((synthetic.paper, "paper") if digits
                       else (synthetic.product, "photo"))
         for index in (3, 11, 25, 42):
             slug = names[labels[index]].lower().replace("/", "-").replace(" ", "-")

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.datasets import DATASETS
 from classifier.ood import OOD_FILE, features, scores
 from classifier.preprocess import normalize, prepare, recipe_for
 from training.data import read_split, train_val_split
@@ -93,16 +94,19 @@ def score_images(model, config: dict, stats: dict, images: torch.Tensor) -> dict
     return scores(logits, feats, config.get("temperature", 1.0), stats)
 
 
-def calibrate(name, data_dir: str, log=print) -> dict:
-    """Fit a checkpoint's score, write ``ood.safetensors`` and its config's ``"ood"``."""
+def calibrate(name, data_dir: str, log=print, drawings: bool = True, train=None) -> dict:
+    """Fit a checkpoint's score, write ``ood.safetensors`` and its config's ``"ood"``.
+    ``drawings=False`` (the fast recipe) leaves out the check of the threshold on canvas
+    drawings, which takes most of the time; ``python -m training.ood`` does it later.
+    ``train``: the (images, labels) of the training split, when already read."""
     model, config = load_checkpoint(name)
     folder = Path(config["folder"])
-    images, labels = read_split(data_dir, config["dataset"], "train", download=False)
+    images, labels = train or read_split(data_dir, config["dataset"], "train", download=False)
     stats, val = fitted(model, config, images, labels)
     method = method_for(config)
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
-    if config["dataset"] == "mnist":  # drawings on the page, too, are rarely flagged
+    if drawings and DATASETS[config["dataset"]].kind == "digits":  # drawings on the page, too, are rarely flagged
         # half the rate on them: drawings vary more than the images they are drawn from
         limit = config["training"].get("limit")  # a quick run: fewer drawings
         n = CANVAS_IMAGES if not limit else max(50, min(CANVAS_IMAGES, limit // 10))

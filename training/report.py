@@ -15,11 +15,10 @@ import torch
 
 from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
                                    read_metrics)
+from classifier.datasets import DATASETS
 from classifier.preprocess import normalize
-from training import plots
 from training.data import read_split
 
-HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
 ARCH_TITLES = {"linear": "logistic regression", "svm": "RBF-kernel SVM (random Fourier features)",
                "mlp": "MLP", "lenet5": "LeNet-5", "cnn": "modern small CNN",
                "resnet18": "ResNet-18 (timm)"}
@@ -27,6 +26,8 @@ ARCH_TITLES = {"linear": "logistic regression", "svm": "RBF-kernel SVM (random F
 
 def checkpoint_files(model, config: dict, metrics: dict, test_images, test_labels) -> dict:
     """{file name: writer or text} for a checkpoint folder: the plots and the model card."""
+    from training import plots  # Matplotlib, only when plots are drawn
+
     name, names = config["name"], config["class_names"]
     m, s, t = config["mean"], config["std"], config.get("temperature", 1.0)
     with torch.no_grad():
@@ -77,7 +78,7 @@ license: mit
 library_name: pytorch
 pipeline_tag: image-classification
 datasets:
-- {HF_DATASETS[ds]}
+- {DATASETS[ds].hub_id}
 metrics:
 - accuracy
 tags:
@@ -88,7 +89,7 @@ model-index:
 - name: {name}
   results:
   - task: {{type: image-classification}}
-    dataset: {{name: {ds}, type: {HF_DATASETS[ds]}, split: test}}
+    dataset: {{name: {ds}, type: {DATASETS[ds].hub_id}, split: test}}
     metrics:
     - {{type: accuracy, value: {acc:.2f}}}
 ---

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from classifier.checkpoint import CHECKPOINTS_DIR  # noqa: E402
+from classifier.datasets import DATASETS  # noqa: E402
 from training.report import ARCH_TITLES, refresh  # noqa: E402
 
 ORDER = list(ARCH_TITLES)
@@ -30,7 +31,7 @@ FLOORS = {("mnist", "linear"): 92.0, ("mnist", "svm"): 97.5, ("mnist", "mlp"): 9
 
 def plot_comparison(path: Path, rows: list[dict]) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, ds in enumerate(("mnist", "fashion-mnist")):
+    for k, ds in enumerate(DATASETS):
         sub = sorted((r for r in rows if r["dataset"] == ds), key=lambda r: ORDER.index(r["arch"]))
         xs = [ORDER.index(r["arch"]) + (k - 0.5) * 0.38 for r in sub]
         bars = ax1.bar(xs, [r["accuracy"] for r in sub], width=0.38, label=ds)
@@ -52,7 +53,7 @@ def plot_comparison(path: Path, rows: list[dict]) -> None:
 def findings(rows: list[dict]) -> list[str]:
     """Sentences computed from the measured rows (nothing here is typed in by hand)."""
     out = []
-    for ds in ("mnist", "fashion-mnist"):
+    for ds in DATASETS:
         by = {r["arch"]: r for r in rows if r["dataset"] == ds}
         if not by:
             continue
@@ -72,7 +73,7 @@ def findings(rows: list[dict]) -> list[str]:
 
 
 def write_study(root: Path, rows: list[dict]) -> None:
-    rows = sorted(rows, key=lambda r: (r["dataset"] != "mnist", ORDER.index(r["arch"])))
+    rows = sorted(rows, key=lambda r: (list(DATASETS).index(r["dataset"]), ORDER.index(r["arch"])))
     plot_comparison(root / "comparison.png", rows)
     table = ["| model | dataset | test accuracy (%) | floor (%) | parameters | training time "
              "| trained on | init | CPU latency per image (ms) |",

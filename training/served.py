@@ -1,64 +1,29 @@
-"""Test-set accuracy through the serving path: each test image goes through ``prepare``
-(dataset images pass through unchanged) and ``normalize``, exactly as the app serves it.
+"""Accuracy through the serving path, as the app serves it: the test set (each image through
+``prepare``, where dataset images pass unchanged, and ``normalize``) and the real clothing
+photos kept for development.
 
-The IDX reader lives here, so the classifier needs nothing from training (which uses it).
+    python -m training.served --model mnist-cnn --data-dir ../shared/data [--json]
+    python -m training.served --model fashion-mnist-resnet18 --photos ../shared/data/clothing-photos
 """
 from __future__ import annotations
 
-import gzip
-import struct
+import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from classifier.preprocess import normalize
-
-TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (.gz or plain): images as (n, rows, cols) uint8, labels as (n,) uint8."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic == IMAGE_MAGIC:
-        n, rows, cols = struct.unpack(">III", data[4:16])
-        shape, offset = (n, rows, cols), 16
-    elif magic == LABEL_MAGIC:
-        (n,) = struct.unpack(">I", data[4:8])
-        shape, offset = (n,), 8
-    else:
-        raise ValueError(f"{path} is not an IDX image or label file (magic {magic})")
-    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated: {array.size} values for shape {shape}")
-    return array.reshape(shape)
-
-
-def find_idx(folder: Path, stem: str) -> Path | None:
-    """``folder/stem.gz`` or ``folder/stem``, whichever exists (the .gz first), else None."""
-    for name in (stem + ".gz", stem):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def _read(folder: Path, stem: str) -> np.ndarray:
-    path = find_idx(folder, stem)
-    if path is None:
-        raise FileNotFoundError(f"no {stem}(.gz) in {folder}")
-    return read_idx(path)
+from classifier.checkpoint import CheckpointError
+from classifier.predict import load_model
+from classifier.preprocess import BlankImageError, normalize
+from training.data import DataNotFoundError, read_split
 
 
 def evaluate_dataset(clf, data_dir: str | Path, batch_size: int = 500) -> dict:
-    folder = Path(data_dir) / clf.dataset
-    images = _read(folder, TEST_FILES[0])
-    labels = torch.from_numpy(_read(folder, TEST_FILES[1]).astype(np.int64))
-    seen = np.stack([clf.preprocess(img) for img in images])  # (N, 28, 28) uint8
+    images, labels = read_split(data_dir, clf.dataset, "test", download=False)
+    seen = np.stack([clf.preprocess(img) for img in images.numpy()])  # (N, 28, 28) uint8
     preds = torch.cat([clf.logits(normalize(seen[i:i + batch_size], clf.mean, clf.std)).argmax(1)
                        for i in range(0, len(seen), batch_size)])
     correct = int((preds == labels).sum())
@@ -83,8 +48,6 @@ def photo_labels(folder: str | Path) -> list[tuple[Path, str]]:
 
 def evaluate_photos(clf, folder: str | Path) -> dict:
     """Accepted answers and refusals of ``clf`` on the real photos, overall and per class."""
-    from classifier.preprocess import BlankImageError
-
     per_class: dict[str, list[int]] = {c: [0, 0, 0] for c in ACCEPTED}  # accepted, refused, n
     for path, photo_class in photo_labels(folder):
         counts = per_class[photo_class]
@@ -98,3 +61,34 @@ def evaluate_photos(clf, folder: str | Path) -> dict:
             "refused": sum(c[1] for c in per_class.values()), "total": total,
             "per_class": {k: {"accepted": a, "refused": r, "n": n}
                           for k, (a, r, n) in per_class.items()}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.served", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="model name, folder or Hub repo id")
+    p.add_argument("--data-dir", default="data", help="folder holding mnist/ and "
+                   "fashion-mnist/ (default: data)")
+    p.add_argument("--photos", help="a clothing-photos folder: score the photos instead")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        clf = load_model(args.model)
+        result = (evaluate_photos(clf, args.photos) if args.photos
+                  else evaluate_dataset(clf, args.data_dir))
+    except (CheckpointError, DataNotFoundError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    elif args.photos:
+        print(f"{result['model']} on {result['total']} photos: accepted answer "
+              f"{100 * result['accepted']:.1f}%, refused {result['refused']}")
+    else:
+        print(f"{result['model']} on {result['dataset']} test: accuracy "
+              f"{100 * result['accuracy']:.2f}% ({result['correct']}/{result['total']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
