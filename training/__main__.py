@@ -1,7 +1,7 @@
 """Train, evaluate and write checkpoints.
 
     python -m training --dataset mnist --model cnn --data-dir ../shared/data
-    python -m training --dataset mnist --recipe fast --data-dir ../shared/data   # seconds
+    python -m training --dataset mnist --recipe fast --data-dir ../shared/data   # ~1 min
     python -m training --all --data-dir ../shared/data      # every shipped checkpoint
 
 Data-parallel, one process per GPU (or CPU share), on one machine or several:

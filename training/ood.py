@@ -37,15 +37,18 @@ def method_for(config: dict) -> str:
     return METHOD_AFTER_OUTLIERS if config["training"].get("outlier_exposure") else METHOD
 FLAG_RATE = 0.01
 FIT_IMAGES = 20000
+QUICK_FIT_IMAGES = 5000
 CANVAS_IMAGES = 2000
 
 
 @torch.no_grad()
-def model_outputs(model, images: torch.Tensor, mean: float, std: float, batch: int = 500):
-    """(logits, features) of uint8 images (N, 28, 28)."""
+def model_outputs(model, images: torch.Tensor, mean: float, std: float, batch: int = 256):
+    """(logits, features) of uint8 images (N, 28, 28), in channels-last batches of 256 (as
+    ``training.train.predict_logits``, for speed)."""
     logits, feats = [], []
     for chunk in images.split(batch):
-        lo, fe = features(model, normalize(chunk, mean, std))
+        x = normalize(chunk, mean, std).contiguous(memory_format=torch.channels_last)
+        lo, fe = features(model, x)
         logits.append(lo.float())
         feats.append(fe.float())
     return torch.cat(logits), torch.cat(feats)
@@ -65,17 +68,21 @@ def fit_stats(feats: torch.Tensor, labels: torch.Tensor, classes: int,
     return {"means": means.half().float(), "precision": precision.float().half().float()}
 
 
-def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor) -> tuple:
+def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
+           fit_images: int = FIT_IMAGES, val_outputs=None) -> tuple:
     """(statistics, every score of the validation images) for a checkpoint, the statistics
-    fitted on up to FIT_IMAGES of the images it trained on (its ``limit``, if any)."""
+    fitted on up to ``fit_images`` of the images it trained on (its ``limit``, if any)."""
     train_idx, val_idx = train_val_split(len(images), config["training"]["val_size"],
                                          config["seed"])
     limit = config["training"].get("limit") or FIT_IMAGES
     train_idx, val_idx = train_idx[:limit], val_idx[:limit]
     fit_idx = train_idx[torch.randperm(len(train_idx),
-                                       generator=torch.Generator().manual_seed(0))[:FIT_IMAGES]]
+                                       generator=torch.Generator().manual_seed(0))[:fit_images]]
     _, feats = model_outputs(model, images[fit_idx], config["mean"], config["std"])
     stats = fit_stats(feats, labels[fit_idx], len(config["class_names"]))
+    if val_outputs is not None:  # the same validation images, already through the model
+        logits, feats = (t[:len(val_idx)] for t in val_outputs)
+        return stats, scores(logits, feats, config.get("temperature", 1.0), stats)
     return stats, score_images(model, config, stats, images[val_idx])
 
 
@@ -94,19 +101,23 @@ def score_images(model, config: dict, stats: dict, images: torch.Tensor) -> dict
     return scores(logits, feats, config.get("temperature", 1.0), stats)
 
 
-def calibrate(name, data_dir: str, log=print, drawings: bool = True, train=None) -> dict:
+def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
+              val_outputs=None) -> dict:
     """Fit a checkpoint's score, write ``ood.safetensors`` and its config's ``"ood"``.
-    ``drawings=False`` (the fast recipe) leaves out the check of the threshold on canvas
-    drawings, which takes most of the time; ``python -m training.ood`` does it later.
-    ``train``: the (images, labels) of the training split, when already read."""
+    ``quick`` (the fast recipe) fits on QUICK_FIT_IMAGES and leaves out the check of the
+    threshold on canvas drawings, which takes most of the time; ``python -m training.ood``
+    does both later.
+    ``train``: the (images, labels) of the training split, when already read;
+    ``val_outputs``: the model's (logits, features) of its validation images, when known."""
     model, config = load_checkpoint(name)
     folder = Path(config["folder"])
     images, labels = train or read_split(data_dir, config["dataset"], "train", download=False)
-    stats, val = fitted(model, config, images, labels)
+    stats, val = fitted(model, config, images, labels,
+                        QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs)
     method = method_for(config)
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
-    if drawings and DATASETS[config["dataset"]].kind == "digits":  # drawings on the page, too, are rarely flagged
+    if not quick and DATASETS[config["dataset"]].kind == "digits":  # drawings on the page, too, are rarely flagged
         # half the rate on them: drawings vary more than the images they are drawn from
         limit = config["training"].get("limit")  # a quick run: fewer drawings
         n = CANVAS_IMAGES if not limit else max(50, min(CANVAS_IMAGES, limit // 10))

@@ -26,10 +26,11 @@ from classifier.models import build_model, count_parameters
 from training.config import Config, TrainingError, resolve_config  # noqa: F401
 from training.data import read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
-from training.ood import calibrate
+from training.ood import calibrate, model_outputs
 from training.outliers import outlier_pool
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits, rank_and_world
+
 
 def pick_device(name: str) -> torch.device:
     """The device asked for; under torchrun on GPUs, this process's own GPU."""
@@ -87,13 +88,14 @@ def make_model(cfg: Config, train_images: torch.Tensor) -> tuple[torch.nn.Module
 
 
 def library_versions() -> dict:
-    import safetensors
+    """Versions from the installed packages' metadata (importing timm would take a second)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {"python": platform.python_version(), "torch": torch.__version__,
-                "numpy": np.__version__, "safetensors": safetensors.__version__}
+                "numpy": np.__version__, "safetensors": version("safetensors")}
     try:
-        import timm
-        versions["timm"] = timm.__version__
-    except ImportError:
+        versions["timm"] = version("timm")
+    except PackageNotFoundError:
         pass
     return versions
 
@@ -146,11 +148,16 @@ def finish(model, cfg: Config, train, val, history, seconds, device, swa=None,
     """After training: calibrate, evaluate once, choose the storage type, write the folder.
     ``train`` is the whole training split (images, labels), for the OOD score's fit."""
     t0 = time.perf_counter()
-    model = model.to("cpu", memory_format=torch.contiguous_format).float()
+    model = model.to("cpu").float()  # still channels-last for a conv net: faster to evaluate
     cpu = torch.device("cpu")
     test_images, test_labels = read_split(cfg.data_dir, cfg.dataset, "test", download=False)
-    temperature = fit_temperature(predict_logits(model, val[0], cfg.mean, cfg.std, cpu), val[1])
-    dtype, test_logits = choose_dtype(model, test_images, test_labels, cfg)
+    val_outputs = model_outputs(model, val[0], cfg.mean, cfg.std)  # (logits, features)
+    temperature = fit_temperature(val_outputs[0], val[1])
+    if cfg.quick_finish:  # one pass over the test set, not two
+        dtype = torch.float32
+        test_logits = predict_logits(model, test_images, cfg.mean, cfg.std, cpu)
+    else:
+        dtype, test_logits = choose_dtype(model, test_images, test_labels, cfg)
     names = list(DATASETS[cfg.dataset].class_names)
     metrics = classification_metrics(test_logits, test_labels, names, temperature)
     metrics.update(temperature=temperature, parameters=count_parameters(model),
@@ -166,11 +173,13 @@ def finish(model, cfg: Config, train, val, history, seconds, device, swa=None,
     config = checkpoint_config(cfg, names, temperature)
     config["weights_dtype"] = str(dtype).removeprefix("torch.")
     files = {"metrics.json": json.dumps(metrics, indent=1) + "\n"}
-    if cfg.report:
+    if not cfg.quick_finish:
         files.update(checkpoint_files(model, config, metrics, test_images, test_labels))
     folder = Path(cfg.out_dir) / config["name"]
+    model = model.to(memory_format=torch.contiguous_format)
     save_checkpoint(folder, model, config, dtype=dtype, extra_files=files)
-    calibrate(folder, cfg.data_dir, log=log, drawings=cfg.report, train=train)  # OOD score
+    calibrate(folder, cfg.data_dir, log=log, quick=cfg.quick_finish, train=train,
+              val_outputs=val_outputs)  # its OOD score
     log(f"after training: {time.perf_counter() - t0:.1f}s")
     return folder
 
