@@ -155,7 +155,7 @@ def main(argv=None) -> None:
                       for k in range(args.reference_epochs)
                       if statistics.median(r[k][1] for r in refs) >= target]
             print(f"| {target}% | "
-                  + (f"{min(mine)[0]:.1f} s ({min(mine)[1]} epochs)" if mine else
+                  + (f"{min(mine)[0]:.1f} s (--epochs {min(mine)[1]})" if mine else
                      f"not reached in {max(LADDER[dataset])} epochs") + " | "
                   + (f"{theirs[0]:.1f} s" if theirs else
                      f"not reached in {args.reference_epochs} epochs") + " |")
