@@ -25,10 +25,6 @@ class Dataset:
     noun: str                     # "This does not look like {noun}"
     prompt: str                   # what the page says before any input
 
-    @property
-    def files(self) -> dict[str, tuple[str, str]]:
-        return FILES
-
 
 DATASETS = {d.name: d for d in (
     Dataset(name="mnist", kind="digits", class_names=tuple(str(d) for d in range(10)),
@@ -43,4 +39,3 @@ DATASETS = {d.name: d for d in (
             noun="one of the ten kinds of clothing as it was shown them",
             prompt="Upload a photo of a piece of clothing, or pick an example."),
 )}
-BY_KIND = {d.kind: d for d in DATASETS.values()}

@@ -1,6 +1,6 @@
 """One training run, end to end: data -> split -> model -> fit -> calibrate -> evaluate -> save.
 
-    folder = run(resolve_config("mnist", "cnn", data_dir="../shared/data"))
+    folder = run(resolve_config("mnist", "cnn", data_dir="../shared/data"))   # training.config
 
 Under torchrun every process trains its shard (``training/train.py``); rank 0 alone then
 evaluates and writes the checkpoint, and the others return None.
@@ -23,7 +23,7 @@ from classifier.checkpoint import (CheckpointError, load_checkpoint, read_metric
                                    save_checkpoint)
 from classifier.datasets import DATASETS
 from classifier.models import build_model, count_parameters
-from training.config import Config, TrainingError, resolve_config  # noqa: F401
+from training.config import Config, TrainingError
 from training.data import read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate, model_outputs

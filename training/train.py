@@ -43,6 +43,11 @@ def shard(train, device: torch.device):
     return tuple(t[:n][rank::world].to(device) for t in train)
 
 
+def step_size(cfg: Config) -> int:
+    """Images per step in this process: the configured batch shared by all processes."""
+    return max(1, cfg.batch_size // rank_and_world()[1])
+
+
 def parallel(model: nn.Module, device: torch.device) -> nn.Module:
     """``model`` wrapped for data-parallel training when there are several processes."""
     if rank_and_world()[1] == 1:
@@ -114,9 +119,9 @@ def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, d
     model.train()
     perm = torch.randperm(len(images), device=device)
     total_loss, correct, seen = 0.0, 0, 0
-    rank, world = rank_and_world()
-    batches = perm.split(max(1, cfg.batch_size // world))
-    for idx in tqdm(batches, desc=desc, leave=False, disable=not cfg.progress or rank > 0):
+    batches = perm.split(step_size(cfg))
+    quiet = not cfg.progress or rank_and_world()[0] > 0
+    for idx in tqdm(batches, desc=desc, leave=False, disable=quiet):
         x, y = batch_inputs(images, idx, cfg), labels[idx]
         if outliers is not None:
             pick = torch.randint(len(outliers), (max(1, len(idx) // 2),), device=device)
@@ -176,7 +181,7 @@ def fit(model, train, val, cfg: Config, device: torch.device, log=print, outlier
     val = tuple(t.to(device) for t in val) if rank_and_world()[0] == 0 else None
     net = parallel(model, device)
     opt = make_optimizer(model, cfg)
-    steps = len(images[::max(1, cfg.batch_size // rank_and_world()[1])])
+    steps = -(-len(images) // step_size(cfg))
     sched, per_batch = make_scheduler(opt, cfg, steps)
     history, best, best_state, bad = [], float("inf"), None, 0
     start = time.perf_counter()
