@@ -30,7 +30,7 @@ from classifier import (METHODS, BlankImageError, CheckpointError,  # noqa: E402
 from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E402
 from classifier.datasets import DATASETS  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
-from classifier.image import load_rgba  # noqa: E402
+from classifier.image import data_url_bytes, load_rgba  # noqa: E402
 from classifier.predict import study, top_k  # noqa: E402
 
 log = logging.getLogger("app")
@@ -68,9 +68,18 @@ CSS = """.ood { opacity: 0.45; filter: grayscale(1); } .small p { font-size: 0.8
 @media (max-width: 640px) {
   .intro p { display: none; }
   .intro h1 { font-size: 1.5em; margin-bottom: 0; }
-  /* the tool strip would cover the left edge of the drawing area */
-  #sketchpad .toolbar-wrap { left: 0 !important; }
-}"""
+}
+#sketchpad canvas { display: block; width: 100%; max-width: 300px; aspect-ratio: 1;
+  margin: 0 auto; background: #fff; border: 1px solid var(--border-color-primary);
+  border-radius: 4px; touch-action: none; cursor: crosshair; }
+#sketchpad .pad-head { display: flex; align-items: center; gap: 8px; max-width: 300px;
+  margin: 0 auto 6px; }
+#sketchpad .pad-head span { flex: 1; font-size: var(--text-md); color: var(--body-text-color); }
+#sketchpad .pad-head button { padding: 4px 12px; border-radius: var(--button-small-radius);
+  font-size: var(--text-sm); color: var(--button-secondary-text-color);
+  border: 1px solid var(--border-color-primary);
+  background: var(--button-secondary-background-fill); }
+#sketchpad .pad-head button:hover { background: var(--button-secondary-background-fill-hover); }"""
 
 
 def fetch_hub_models(repo_ids: list[str], timeout: float = HUB_TIMEOUT_S) -> dict[str, str]:
@@ -128,7 +137,6 @@ def warm_up() -> None:
 METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
 PREDICTED = "predicted class"
 MAX_UPLOAD = "10mb"
-BRUSH = gr.Brush(default_size=14, colors=["#000000"], color_mode="fixed")
 
 
 def get_model(name, dataset: str | None = None):
@@ -547,16 +555,34 @@ def more_panel(dataset: str, controls, answers):
     return [status, probs, seen, overlay, note, maps, table, gallery, steps, digits]
 
 
-def wire(source, state, controls, outputs, dataset: str) -> None:
+def wire(source, state, controls, outputs, dataset: str, read=lambda value: value) -> None:
     """A new input is analysed in the same request that keeps it (one round trip per
-    stroke); a changed control re-analyses the kept input."""
+    stroke); a changed control re-analyses the kept input. ``read`` turns the component's
+    value into the input that is kept."""
     run = lambda image, m, me, t, c: analyse(image, m, me, t, c, dataset)  # noqa: E731
-    keep_and_run = lambda image, *rest: (image, *run(image, *rest))  # noqa: E731
+
+    def keep_and_run(value, *rest):
+        image = read(value)
+        return (image, *run(image, *rest))
+
     source.change(keep_and_run, [source, *controls], [state, *outputs],
                   trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     for control in controls:
         control.change(run, [state, *controls], outputs, trigger_mode="always_last",
                        show_progress="hidden", api_visibility="private")
+
+
+def drawing(value) -> bytes | None:
+    """The canvas's PNG, None for an empty canvas. Only a data URL is read, never a path:
+    whatever string a page sends, the server reads no file for it. Anything else becomes
+    no bytes, which ``analyse`` answers with its "not an image" message."""
+    if value in (None, ""):
+        return None
+    try:
+        return data_url_bytes(value)
+    except ImageError as err:
+        log.info("not a drawing (%s): %s", err, _short(value))
+        return b""
 
 
 def image_upload(**kwargs) -> gr.Image:
@@ -595,23 +621,62 @@ def clothing_examples() -> list[list[str]]:
     return [[path, caption] for _, path, caption in sorted(rows)]
 
 
-# Sketchpad opens with no tool selected, and "Clear canvas" deselects the brush; pick it
-# so users can draw at once, and again after clearing.
-SELECT_BRUSH = """() => {
-  const pick = () => {
-    const pad = document.querySelector('#sketchpad');
-    const brush = pad && pad.querySelector('button[aria-label="Brush"]');
-    if (brush) { brush.click(); return true; }
-    return false;
-  };
-  let tries = 0;
-  const timer = setInterval(() => { if (pick() || ++tries > 50) clearInterval(timer); }, 100);
-  // "Clear canvas" deselects the brush: pick it again, so the next stroke draws
-  document.addEventListener('click', (e) => {
-    const b = e.target.closest && e.target.closest('#sketchpad button');
-    if (b && /clear/i.test(b.getAttribute('aria-label') || '')) setTimeout(pick, 150);
-  }, true);
-}"""
+# The drawing area: a plain canvas, drawn on with a mouse, a pen or a finger from the first
+# touch. When the pen lifts it sends one small PNG of the whole drawing (ink in the alpha
+# channel, as Gradio's Sketchpad sent it; a few kB) in a single request: the Sketchpad spent
+# about 0.6 s in the browser after each stroke and then uploaded the canvas about 20 times.
+PAD_SIZE, PAD_PEN = 280, 28  # canvas pixels; the pen's width in them
+PAD_HTML = f"""<div class="pad-head"><span>Draw a digit, or a number</span>
+<button type="button" class="undo" aria-label="Undo the last stroke">Undo</button>
+<button type="button" class="clear" aria-label="Clear canvas">Clear</button></div>
+<canvas width="{PAD_SIZE}" height="{PAD_SIZE}" role="img"
+ aria-label="Drawing area: draw a digit with the mouse, a pen or a finger"></canvas>"""
+PAD_JS = f"""
+const canvas = element.querySelector('canvas');
+const ctx = canvas.getContext('2d');
+const strokes = [];
+let current = null;
+const at = (e) => {{
+  const r = canvas.getBoundingClientRect();
+  return [(e.clientX - r.left) * canvas.width / r.width,
+          (e.clientY - r.top) * canvas.height / r.height];
+}};
+const line = (points) => {{
+  ctx.lineCap = 'round'; ctx.lineJoin = 'round'; ctx.lineWidth = {PAD_PEN};
+  ctx.strokeStyle = '#000';
+  ctx.beginPath(); ctx.moveTo(...points[0]);
+  for (const p of points) ctx.lineTo(...p);
+  ctx.stroke();
+}};
+// a new value is itself the component's change event: one request
+const send = () => {{ props.value = strokes.length ? canvas.toDataURL('image/png') : ''; }};
+const redraw = () => {{
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  strokes.forEach(line);
+  send();
+}};
+canvas.addEventListener('pointerdown', (e) => {{
+  if (e.button > 0) return;
+  e.preventDefault();
+  canvas.setPointerCapture(e.pointerId);
+  current = [at(e)];
+  strokes.push(current);
+  line([current[0], current[0]]);
+}});
+canvas.addEventListener('pointermove', (e) => {{
+  if (!current) return;
+  const p = at(e);
+  line([current[current.length - 1], p]);
+  current.push(p);
+}});
+const lift = () => {{ if (current) {{ current = null; send(); }} }};
+canvas.addEventListener('pointerup', lift);
+canvas.addEventListener('pointercancel', lift);
+element.querySelector('.undo').addEventListener('click', () => {{ strokes.pop(); redraw(); }});
+element.querySelector('.clear').addEventListener('click', () => {{
+  strokes.length = 0; redraw();
+}});
+"""
 
 
 def build() -> gr.Blocks:
@@ -627,10 +692,9 @@ def build() -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=5, min_width=300):
                     with gr.Tab("Draw"):
-                        sketch = gr.Sketchpad(label="Draw a digit", canvas_size=(280, 280),
-                                              fixed_canvas=True, layers=False, transforms=(),
-                                              brush=BRUSH, type="numpy", image_mode="RGBA",
-                                              elem_id="sketchpad")
+                        sketch = gr.HTML("", html_template=PAD_HTML, js_on_load=PAD_JS,
+                                         elem_id="sketchpad", padding=False,
+                                         apply_default_css=False)
                     with gr.Tab("Upload"):
                         # filepath: the classifier reads the file itself (EXIF orientation, any mode)
                         digit_upload = image_upload(label="Photo or scan of a digit", height=300,
@@ -640,7 +704,7 @@ def build() -> gr.Blocks:
                 with gr.Column(scale=6, min_width=300):
                     controls, answers = answer_panel("mnist")
             outputs = more_panel("mnist", controls, answers)
-            wire(sketch, digit_state, controls[:4], outputs, "mnist")
+            wire(sketch, digit_state, controls[:4], outputs, "mnist", read=drawing)
             wire(digit_upload, digit_state, controls[:4], outputs, "mnist")
         with gr.Tab("Clothing"):
             cloth_state = gr.State(None)
@@ -698,9 +762,9 @@ def __getattr__(name: str):
 
 
 def launch_options() -> dict:
-    # state_session_capacity: each open page keeps its last input (a drawing is ~1 MB)
+    # state_session_capacity: each open page keeps its last input (a drawing is a few kB)
     # max_threads: fewer worker threads, fewer per-thread buffers in torch and malloc
-    return dict(max_file_size=MAX_UPLOAD, js=SELECT_BRUSH, css=CSS, state_session_capacity=256,
+    return dict(max_file_size=MAX_UPLOAD, css=CSS, state_session_capacity=256,
                 max_threads=8,
                 server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))

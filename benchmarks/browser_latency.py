@@ -1,7 +1,7 @@
 """Stroke-to-answer latency in a real browser: Chromium draws a one-stroke digit on the
-Sketchpad with the mouse, and the time from releasing the mouse to the last change of the
-28x28 "what the model sees" picture (the answer for the finished stroke) is measured in
-the page. Also counts the uploads each stroke makes.
+drawing canvas with the mouse, and the time from releasing the mouse to the last change of
+the 28x28 "what the model sees" picture (the answer for the finished stroke) is measured in
+the page. Also counts the requests each stroke sends: file uploads and queued events.
 
     python benchmarks/browser_latency.py [--strokes 20] [--width 1300 --height 900]
 
@@ -51,7 +51,8 @@ def settled(page, quiet_ms: int, limit_ms: int = 15000) -> dict:
 def measure(page, strokes: int, quiet_ms: int = 1000) -> tuple[list[float], list[int]]:
     latencies, uploads = [], []
     sent = []
-    page.on("request", lambda r: sent.append(r.url) if "/upload" in r.url else None)
+    page.on("request", lambda r: sent.append(r.url)
+            if "/upload" in r.url or "/queue/join" in r.url else None)
     page.evaluate(WATCH)
     for k in range(strokes):
         page.locator("#sketchpad button[aria-label*='Clear']").first.click()
@@ -97,7 +98,8 @@ def main() -> None:
     print(f"stroke end to answer on the page, {len(lat)} strokes, "
           f"{args.width}x{args.height}: median {statistics.median(lat):.0f} ms, "
           f"p95 {lat[int(0.95 * (len(lat) - 1))]:.0f} ms, max {lat[-1]:.0f} ms")
-    print(f"uploads per stroke: median {statistics.median(uploads):.0f}, max {max(uploads)}")
+    print(f"requests per stroke (uploads and events): median {statistics.median(uploads):.0f},"
+          f" max {max(uploads)}")
 
 
 if __name__ == "__main__":

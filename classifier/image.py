@@ -2,9 +2,12 @@
 RGBA floats no larger than the working size, plus the small helpers every recipe shares.
 
     rgba = load_rgba("photo.jpg")   # float32 (H, W, 4) in [0, 1], H and W <= WORK_SIZE
+    png = data_url_bytes("data:image/png;base64,...")   # a browser canvas, as bytes
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import os
 
@@ -28,6 +31,26 @@ class ImageError(ValueError):
 
 class BlankImageError(ImageError):
     """Nothing to classify: an empty canvas or an image without a discernible object."""
+
+
+# A 280x280 drawing is a few kilobytes as a PNG; anything near this is not a drawing.
+MAX_DATA_URL_CHARS = 2_000_000
+DATA_URL_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,",
+                     "data:image/webp;base64,")
+
+
+def data_url_bytes(value: str) -> bytes:
+    """The image bytes of a ``data:image/...;base64,`` URL, as a browser canvas gives it
+    (``canvas.toDataURL()``). Only such URLs are accepted: never a path, so a caller that
+    sends a string can make the server read nothing but the bytes it sent."""
+    if not isinstance(value, str) or not value.startswith(DATA_URL_PREFIXES):
+        raise ImageError("A drawing must come as a data:image/png;base64 URL.")
+    if len(value) > MAX_DATA_URL_CHARS:
+        raise ImageError(f"This drawing is too large (over {MAX_DATA_URL_CHARS // 1000} kB).")
+    try:
+        return base64.b64decode(value.partition(",")[2], validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ImageError(NOT_AN_IMAGE) from err
 
 
 def load_rgba(image) -> np.ndarray:

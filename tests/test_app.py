@@ -1,4 +1,6 @@
 """The app's handlers called directly, then one round trip per named endpoint."""
+import base64
+import io
 import os
 import subprocess
 import sys
@@ -29,6 +31,32 @@ def test_a_sketchpad_drawing_is_classified_shown_and_explained():
     assert digits["value"] is None and digits["visible"] is False
     assert seen.shape == (280, 280) and overlay.shape == (280, 280, 3)
     assert "Saliency for class **1**" in note and steps == []  # steps are for photos
+
+
+def data_url(rgba: np.ndarray) -> str:
+    """What the page's canvas sends: ``canvas.toDataURL('image/png')``."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_the_canvas_png_is_read_as_the_same_drawing():
+    rgba = drawing()["composite"]
+    png = app.drawing(data_url(rgba))
+    status, probs, seen, *_ = run(png)
+    assert status == "" and max(probs["value"], key=probs["value"].get) == "1"
+    assert np.array_equal(seen, run(drawing())[2])  # the same model input as the array
+
+
+def test_a_canvas_value_is_never_taken_for_a_path(tmp_path):
+    seven = tmp_path / "seven.png"
+    Image.fromarray(drawing()["composite"]).save(seven)  # a readable image on the disk
+    assert app.drawing(str(seven)) == b""
+    assert "not an image" in run(app.drawing(str(seven)))[0]
+    for value in ("data:image/png;base64,not base64!", "data:text/html;base64,PGI+",
+                  "data:image/png;base64," + "A" * 2_000_004):
+        assert app.drawing(value) == b""
+    assert app.drawing("") is None and "Draw a digit" in run(app.drawing(""))[0]
 
 
 def test_compare_all_lists_every_model_of_the_dataset():

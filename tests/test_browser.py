@@ -1,5 +1,5 @@
-"""A real browser (Debian's Chromium driven by Playwright) draws a digit on the Sketchpad
-with the mouse and reads the answer from the page. With UPDATE_SCREENSHOTS=1 it also
+"""A real browser (Debian's Chromium driven by Playwright) draws a digit on the page's
+canvas with the mouse or a finger and reads the answer from the page. With UPDATE_SCREENSHOTS=1 it also
 refreshes the screenshots in docs/ that the README shows."""
 import os
 import shutil
@@ -107,7 +107,7 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.goto(server)
         page.wait_for_selector("#sketchpad canvas", timeout=60000)
-        page.wait_for_timeout(1500)  # the page picks the brush tool itself; no click here
+        page.wait_for_timeout(1500)  # no tool to pick: the canvas draws at once
         draw(page, [(-70, -90), (70, -90), (10, 100)])  # a 7: bar, then stem
         assert predicted_label(page) == "7"
         assert in_first_screen(page, "#mnist-label", "#mnist-seen img", "#mnist-overlay img")
@@ -175,9 +175,8 @@ def test_big_drawings_numbers_and_scribbles_as_people_draw_them(server, tmp_path
         page.goto(server)
         page.wait_for_selector("#sketchpad canvas", timeout=60000)
         page.wait_for_timeout(1500)
-        # the 280 px drawing area sits in the middle of the canvas element, shown at about
-        # 103% on a desktop and 94% on a phone
-        half = min(142, 0.4 * page.query_selector("#sketchpad canvas").bounding_box()["width"])
+        # the canvas element is the drawing area (300 px across on a 390 px phone)
+        half = 0.49 * page.query_selector("#sketchpad canvas").bounding_box()["width"]
         # a 1 from the very top edge to the very bottom, with a finger: big drawings used
         # to be refused as empty
         touch_draw(page, [(0, -half), (0, half)])
@@ -194,6 +193,11 @@ def test_big_drawings_numbers_and_scribbles_as_people_draw_them(server, tmp_path
         touch_draw(page, [(0, -50 * s), (70 * s, -50 * s), (20 * s, 50 * s)])
         assert "Reads as the number 17" in status_text(page, contains="number")
         page.screenshot(path=str(tmp_path / f"number-{viewport['width']}.png"), full_page=True)
+        page.locator("#sketchpad button[aria-label*='Undo']").first.click()  # the 7 goes
+        end = time.time() + 30
+        while "number" in page.inner_text("#mnist-status") and time.time() < end:
+            time.sleep(0.3)
+        assert predicted_label(page) == "1"
         page.locator("#sketchpad button[aria-label*='Clear']").first.click()
         page.wait_for_timeout(500)
         # a scribble
