@@ -22,7 +22,7 @@ from classifier.ood import METHODS  # noqa: E402
 from classifier.preprocess import prepare  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
-from training.ood import fitted, score_images  # noqa: E402
+from training.ood import fitted, other_dataset, score_images  # noqa: E402
 from training.outliers import LETTERS as TRAINED_LETTERS  # noqa: E402
 
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefghjkmnpqrtuvwxy"  # not I, O, S, Z, i, l, o, s, z: digit-like
@@ -84,7 +84,7 @@ def input_sets(data_dir: str, photos: str, n: int) -> dict:
 def measure(name: str, data_dir: str, sets: dict) -> list[str]:
     model, config = load_checkpoint(name)
     images, labels = read_split(data_dir, config["dataset"], "train", download=False)
-    stats, val = fitted(model, config, images, labels)
+    stats, val = fitted(model, config, images, labels, other=other_dataset(config, data_dir))
     threshold = {m: float(torch.quantile(s, 0.99)) for m, s in val.items()}
     shipped = config.get("ood", {}).get("method")
     if shipped:  # the checkpoint's own threshold (it may also cover canvas drawings)

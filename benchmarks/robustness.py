@@ -5,7 +5,7 @@ big drawings touching each canvas edge; numbers of 2-4 digits read whole (writte
 with broken strokes, touching); and, with ``--ood``, the out-of-distribution table of
 ``benchmarks/ood.py``.
 
-    python benchmarks/robustness.py [--n 2000] [--ood]
+    python benchmarks/robustness.py [--n 2000] [--ood] [--parts sets edges numbers photos]
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from training.served import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 
+PARTS = ["sets", "edges", "numbers", "photos"]
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
@@ -29,9 +30,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--n", type=int, default=2000, help="test images per set (default: 2000)")
     p.add_argument("--ood", action="store_true", help="also the out-of-distribution table")
+    p.add_argument("--parts", nargs="*", default=PARTS, choices=PARTS,
+                   help="which parts to measure (default: all)")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
-    for dataset, sets in SETS.items():
+    for dataset, sets in SETS.items() if "sets" in args.parts else ():
         images, labels = read_split(args.data_dir, dataset, "test")
         images, labels = images[:args.n].numpy(), labels[:args.n].tolist()
         models = [load_model(m["name"]) for m in list_models() if m["dataset"] == dataset]
@@ -46,7 +49,7 @@ def main() -> None:
     mnist, mnist_labels = read_split(args.data_dir, "mnist", "test")
     mnist, mnist_labels = mnist.numpy(), mnist_labels.numpy()
     cnn = load_model("mnist-cnn")
-    for edge in ("top", "bottom", "left", "right", "fill"):
+    for edge in ("top", "bottom", "left", "right", "fill") if "edges" in args.parts else ():
         rng = np.random.default_rng(0)
         hits, refused = 0, 0
         for x, y in zip(mnist[:args.n // 2], mnist_labels[:args.n // 2]):
@@ -56,19 +59,22 @@ def main() -> None:
                 refused += 1
         print(f"mnist          edge: {edge:<8} mnist-cnn                accuracy "
               f"{100 * hits / (args.n // 2):6.2f}%  refused {refused}", flush=True)
-    for kind in ("apart", "broken", "touching"):
+    for kind in ("apart", "broken", "touching", "one digit") if "numbers" in args.parts else ():
         rng = np.random.default_rng(0)
         right, total = 0, args.n // 4
         for _ in range(total):
-            idx = rng.integers(0, len(mnist), int(rng.integers(2, 5)))
-            drawing = synthetic.number([mnist[i] for i in idx], rng, broken=kind == "broken",
-                                       touching=kind == "touching")
+            idx = rng.integers(0, len(mnist), 1 if kind == "one digit" else int(rng.integers(2, 5)))
+            drawing = (synthetic.sketch(mnist[idx[0]], rng) if kind == "one digit" else
+                       synthetic.number([mnist[i] for i in idx], rng, broken=kind == "broken",
+                                        touching=kind == "touching"))
             right += cnn.read_number(drawing)["number"] == "".join(str(mnist_labels[i])
                                                                     for i in idx)
         print(f"mnist          number: {kind:<8} mnist-cnn              whole number right "
-              f"{100 * right / total:6.2f}%  (n={total}, 2-4 digits)", flush=True)
+              f"{100 * right / total:6.2f}%  (n={total}, "
+              f"{'a canvas drawing' if kind == 'one digit' else '2-4 digits'})", flush=True)
     photos = Path(args.data_dir) / "clothing-photos"
-    for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()):
+    for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()
+              and "photos" in args.parts):
         r = evaluate_photos(load_model(m["name"]), photos)
         per_class = "  ".join(f"{c} {v['accepted']}/{v['n']}" for c, v in r["per_class"].items())
         print(f"fashion-mnist  real photos    {m['name']:<24} accepted {100 * r['accepted']:6.2f}%  "

@@ -2,16 +2,17 @@
 is prepared as MNIST was (``classifier.digits.mnist_digit``), and where geometry cannot
 tell how many digits a blob holds (digits that touch), the classifier's answers decide.
 
-    images, probs = read_digits(load_rgba("42.png"), clf_probabilities)
+    images, probs = read_digits(load_rgba("42.png"), judge)
 
 The split: strokes are joined across small breaks (a dilation of 3% of the ink's height);
 regions under 2% of the ink are dropped as specks; regions that share most of their columns,
 and regions too short to be a digit (a 5's detached bar), join the region beside them. A
-region wider than it is tall may hold digits that touch: it is also read cut at columns of
-little ink, and a cut reading wins only when its pieces read far more surely than the whole
-(``SPLIT_PRIOR``), since a wide 0 or 2 cut in two also gives confident answers. Digits
-written apart are read reliably; touching digits are mostly read as one (the figures are in
-``benchmarks/robustness.py``).
+region wider than 0.7 times the tallest one may hold digits that touch: it is also read cut
+at columns of little ink, and the reading chosen is the one whose pieces read most surely
+as digits. Sure means confident *and* like the training digits: each piece pays for its
+out-of-distribution score beyond 0.4 of the model's threshold (``ODD_COST``). Two touching
+digits squeezed into one 20x20 box look like no digit, and neither do the halves of a wide 0
+or 2, which a classifier alone reads confidently. Figures: ``benchmarks/robustness.py``.
 """
 from __future__ import annotations
 
@@ -26,19 +27,26 @@ from classifier.image import BlankImageError
 
 MAX_DIGITS = 12
 SHORT = 0.45         # a region under this fraction of the tallest one is part of a digit
-MAY_HOLD_TWO = 1.0   # a region wider than this (times the tallest height) may be 2+ digits
-SPLIT_PRIOR = 3.0    # log-probability each extra digit must earn (no split on a whim)
+# Chosen on numbers built from MNIST test digits (150 each, seeds apart from the benchmark's):
+# with the score cost, touching 94.7% right (22.5% without), apart 98.7%, broken 98.0%, one
+# drawn digit 98.7%; with a split prior of 0.5 or a cost of 6, touching 93-95% but one digit
+# 97.3% or apart 98.7%.
+MAY_HOLD_TWO = 0.7   # a region wider than this (times the tallest height) may be 2+ digits
+SPLIT_PRIOR = 1.0    # log-probability each extra digit must earn (no split on a whim)
 WIDE_COST = 6.0      # per unit of width beyond 1.1 x the height: no digit is that wide
+ODD_FROM = 0.4       # out-of-distribution score / threshold above which a piece pays,
+ODD_COST = 10.0      # this much log-probability per unit of it
 
 
-def read_digits(rgba: np.ndarray, probabilities: Callable[[np.ndarray], np.ndarray]):
+def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
     """(uint8 (n, 28, 28) digit images, (n, classes) probabilities), left to right.
-    ``probabilities`` maps a uint8 (k, 28, 28) batch to (k, classes) probabilities."""
+    ``judge`` maps a uint8 (k, 28, 28) batch to ((k, classes) probabilities, (k,) how unlike
+    a digit each is, as the out-of-distribution score over its threshold, or None)."""
     ink = clean_ink(rgba)
     images, probs = [], []
     regions, height = digit_regions(ink)
     for region, left, right in regions:
-        seen, p = _best_reading(region, left, right, height, probabilities)
+        seen, p = _best_reading(region, left, right, height, judge)
         images.extend(seen)
         probs.extend(p)
         if len(images) > MAX_DIGITS:
@@ -47,7 +55,7 @@ def read_digits(rgba: np.ndarray, probabilities: Callable[[np.ndarray], np.ndarr
     return np.stack(images), np.stack(probs)
 
 
-def _best_reading(region, left, right, height, probabilities):
+def _best_reading(region, left, right, height, judge):
     """The region read as the sequence of pieces (between candidate cuts) whose joint
     probability, less a prior for each extra digit and for pieces wider than a digit, is
     highest: a dynamic programme over the cuts, every piece classified in one batch."""
@@ -62,11 +70,13 @@ def _best_reading(region, left, right, height, probabilities):
         if (piece > 0.25).sum() >= 0.03 * total:
             pieces.append(mnist_digit(piece))
             kept.append((i, j))
-    p = probabilities(np.stack(pieces))
+    p, odd = judge(np.stack(pieces))
     score = {}
     for k, (i, j) in enumerate(kept):
         too_wide = max(0.0, (cuts[j] - cuts[i]) / height - 1.1)
-        score[i, j] = float(np.log(p[k].max() + 1e-9)) - SPLIT_PRIOR - WIDE_COST * too_wide
+        unlike = 0.0 if odd is None else max(0.0, float(odd[k]) - ODD_FROM)
+        score[i, j] = (float(np.log(p[k].max() + 1e-9)) - SPLIT_PRIOR - WIDE_COST * too_wide
+                       - ODD_COST * unlike)
     best = {0: (0.0, [])}  # cut index -> (score, piece indices so far)
     for j in range(1, len(cuts)):
         options = [(best[i][0] + score[i, j], best[i][1] + [kept.index((i, j))])

@@ -54,8 +54,9 @@ class Classifier:
         # out-of-distribution score: the method and threshold fitted for this checkpoint
         self.ood_config: dict = config.get("ood") or {}
         self.ood_stats = load_stats(config["folder"]) if config.get("folder") else None
-        if self.ood_config.get("method") not in (None, "msp", "energy") \
-                and self.ood_stats is None:
+        needs = {"mahalanobis": ("means",), "contrast": ("means", "other_means")}.get(
+            self.ood_config.get("method"), ())
+        if needs and not all(k in (self.ood_stats or {}) for k in needs):
             self.ood_config = {}  # its statistics are missing: no score rather than a wrong one
 
     @property
@@ -164,8 +165,14 @@ class Classifier:
 
         if self.recipe != "digit-v1":
             raise ValueError(f"{self.name} reads clothing, not numbers")
-        seen, probs = read_digits(load_rgba(image), lambda batch: self.probabilities(
-            normalize(batch, self.mean, self.std)).numpy())
+        distance = self.ood_config.get("method") in ("mahalanobis", "contrast")
+
+        def judge(batch):  # a distance over its threshold: 1 is the edge of "a digit"
+            probs, score = self.probabilities_and_ood(normalize(batch, self.mean, self.std))
+            unlike = (score / self.ood_config["threshold"]).numpy() if distance else None
+            return probs.numpy(), unlike
+
+        seen, probs = read_digits(load_rgba(image), judge)
         probs = torch.from_numpy(probs)
         best = probs.max(1)
         digits = [{"label": self.class_names[int(i)], "prob": float(p), "image": img}

@@ -34,6 +34,12 @@ def test_numbers_with_broken_strokes(mnist):
     assert numbers_read(mnist, 60, seed=11, broken=True) >= 0.95
 
 
+def test_numbers_whose_digits_touch(mnist):
+    """Each digit's ink runs into the next: one blob, cut where the pieces read surely as
+    digits (the score a piece pays for looking unlike one decides most of these)."""
+    assert numbers_read(mnist, 60, seed=13, touching=True) >= 0.9
+
+
 def test_one_digit_reads_as_one_digit(mnist):
     x, y = mnist
     rng = np.random.default_rng(12)

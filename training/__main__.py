@@ -94,6 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         f"{c['outlier_exposure']}, off)")
     p.add_argument("--outliers", type=int,
                    help=f"how many outliers to draw (default: {c['outliers']})")
+    p.add_argument("--drawn", type=int, metavar="N",
+                   help="digits: also train on N training digits redrawn as on the page's "
+                        f"canvas (thick strokes, any size and place) (default: {c['drawn']})")
     p.add_argument("--limit", type=int, help="train on the first N training images only, for "
                    "quick checks (default: all)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,

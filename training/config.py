@@ -88,7 +88,7 @@ RECIPES = {
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
                        weights_file=None, init_from=None, swa_epochs=0, swa_lr=None,
-                       outlier_exposure=0.0, outliers=5000,
+                       outlier_exposure=0.0, outliers=5000, drawn=0,
                        data_dir="data", out_dir="checkpoints")
 
 
@@ -120,6 +120,7 @@ class Config:
     swa_lr: float | None = None    # None: lr / 10
     outlier_exposure: float = 0.0
     outliers: int = 5000
+    drawn: int = 0                 # digits: training digits redrawn as on the canvas, added
     sigma_ratio: float = 0.6       # svm: kernel width / median distance of training images
     photo_parts: tuple[str, ...] | None = None  # --augment photo: which parts (None: all)
     recipe: str | None = None

@@ -33,6 +33,16 @@ def outlier_pool(n: int, seed: int = 0, canvas: int = 400) -> torch.Tensor:
     return torch.as_tensor(np.stack(images))
 
 
+def drawn_digits(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):
+    """(images, labels) of ``n`` of the training digits redrawn as the page's canvas sends
+    them (``synthetic.sketch``: thick strokes, any size and place) and prepared by the app's
+    recipe: what users send, learnt beside what MNIST holds."""
+    rng = np.random.default_rng(seed)
+    pick = torch.as_tensor(rng.choice(len(images), size=min(n, len(images)), replace=False))
+    drawn = [prepare(synthetic.sketch(x, rng), "digit-v1") for x in images[pick].numpy()]
+    return torch.as_tensor(np.stack(drawn)), labels[pick]
+
+
 def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the logits against equal probabilities over the classes."""
     return -logits.float().log_softmax(1).mean(1).mean()

@@ -27,7 +27,7 @@ from training.config import Config, TrainingError
 from training.data import read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate, model_outputs
-from training.outliers import outlier_pool
+from training.outliers import drawn_digits, outlier_pool
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits, rank_and_world
 
@@ -113,7 +113,7 @@ def run(cfg: Config, log=print) -> Path | None:
         train_idx = train_idx[:cfg.limit]
     train = (images[train_idx], labels[train_idx])
     val = (images[val_idx], labels[val_idx])
-    pixels = train[0].float() / 255
+    pixels = train[0].float() / 255  # the statistics of the dataset's own images
     cfg = cfg.replace(mean=round(pixels.mean().item(), 4), std=round(pixels.std().item(), 4),
                       world_size=world)
 
@@ -128,6 +128,12 @@ def run(cfg: Config, log=print) -> Path | None:
         f"{len(val[0])} val images, device {device}"
         + (f", {world} processes" if world > 1 else ""))
     torch.manual_seed(cfg.seed + rank)  # each process its own shuffles and augmentations
+    if cfg.drawn:
+        if DATASETS[cfg.dataset].kind != "digits":
+            raise TrainingError("--drawn redraws digits; it is for digit datasets")
+        log(f"redrawing {cfg.drawn} training digits as on the page's canvas")
+        extra = drawn_digits(*train, cfg.drawn, cfg.seed + rank)
+        train = (torch.cat([train[0], extra[0]]), torch.cat([train[1], extra[1]]))
     outliers = None
     if cfg.outlier_exposure:
         log(f"drawing {cfg.outliers} outliers (scribbles and letters)")
