@@ -137,7 +137,7 @@ def test_init_from_continues_a_checkpoint_and_checks_it_matches(tmp_path, data_d
         main(common + ["--out-dir", str(tmp_path), "--init-from", str(tmp_path)])
 
 
-def test_outlier_exposure_teaches_doubt_on_drawn_outliers_and_scores_by_confidence(
+def test_outlier_exposure_trains_on_drawn_outliers_and_records_it(
         tmp_path, data_dir):
     from training.outliers import outlier_pool, uniform_loss
 
@@ -150,7 +150,7 @@ def test_outlier_exposure_teaches_doubt_on_drawn_outliers_and_scores_by_confiden
     folder = run(cfg, log=lambda *_: None)
     config = json.loads((folder / "config.json").read_text())
     assert config["training"]["outlier_exposure"] == 0.5
-    assert config["ood"]["method"] == "energy" and not (folder / "ood.safetensors").exists()
+    assert config["ood"]["method"] == "contrast" and (folder / "ood.safetensors").exists()
 
 
 def test_two_processes_train_one_model_data_parallel_and_rank_0_writes_it(tmp_path, data_dir):
@@ -169,3 +169,28 @@ def test_two_processes_train_one_model_data_parallel_and_rank_0_writes_it(tmp_pa
     metrics = json.loads((tmp_path / "mnist-lenet5" / "metrics.json").read_text())
     assert config["training"]["world_size"] == 2 and metrics["world_size"] == 2
     assert len(metrics["history"]) == 2 and metrics["test_accuracy"] > 0.3  # chance 0.1
+
+
+def test_drawn_digits_keep_their_labels_and_look_like_canvas_drawings():
+    from classifier.preprocess import prepare
+    from training.outliers import drawn_digits
+
+    images = torch.zeros(5, 28, 28, dtype=torch.uint8)
+    images[:, 4:24, 12:16] = 255  # five 1s: one upright bar each
+    drawn, labels = drawn_digits(images, torch.arange(5), 3, seed=2)
+    assert drawn.shape == (3, 28, 28) and drawn.dtype == torch.uint8
+    assert sorted(labels.tolist()) == sorted(set(labels.tolist()))  # three distinct images
+    for x in drawn:  # a bar again, centred and upright, as the app's recipe makes it
+        rows, cols = x.nonzero().T
+        assert rows.max() - rows.min() > 2 * (cols.max() - cols.min())
+        assert torch.equal(torch.as_tensor(prepare(x.numpy(), "digit-v1")), x)
+
+
+def test_drawn_is_refused_for_clothing(tmp_path, data_dir):
+    from training.config import TrainingError
+
+    cfg = resolve_config("fashion-mnist", "linear", data_dir=str(data_dir),
+                         out_dir=str(tmp_path), epochs=1, limit=200, val_size=100,
+                         progress=False, drawn=10)
+    with pytest.raises(TrainingError, match="digit"):
+        run(cfg, log=lambda *_: None)

@@ -65,6 +65,16 @@ def model_card(config: dict, metrics: dict) -> str:
     main = tr.get("init_from_training") or tr  # a continued run: the run it continued
     main_epochs = sum(h.get("phase") != "swa" for h in metrics["history"])
     swa, swa_line = metrics.get("swa"), ""
+    if tr.get("init_from") and not swa:  # a second run went on from the first one's weights
+        first = main_epochs - tr["epochs"]
+        extras = [f"outlier exposure {tr['outlier_exposure']:g} on {tr['outliers']:,} drawn "
+                  "scribbles and letters"] if tr.get("outlier_exposure") else []
+        if tr.get("drawn"):
+            extras.append(f"{tr['drawn']:,} training digits redrawn as on the page's canvas")
+        swa_line = (f"then {tr['epochs']} more epochs at peak lr {tr['lr']:g} (a second run, "
+                    f"from {tr['init_from']})" + (",\n  with " + " and ".join(extras)
+                                                  if extras else "") + "; ")
+        main_epochs = first
     if swa:
         second = f" (a second run, from {tr['init_from']})" if tr.get("init_from") else ""
         swa_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
