@@ -60,6 +60,17 @@ def test_a_five_with_a_detached_bar_is_one_digit():
     assert len(result["digits"]) == 2 and result["number"][1] == "1"
 
 
+def test_a_zigzag_is_not_read_as_a_row_of_ones():
+    """Cut at its turns, a zigzag gives strokes that each read as a sure 1."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("LA", (280, 280), (0, 0))
+    points = [(40 + 25 * k, 80 if k % 2 else 200) for k in range(9)]
+    ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=28, joint="curve")
+    result = load_model("mnist-cnn").read_number(np.asarray(canvas.convert("RGBA")))
+    assert len(result["digits"]) == 1
+
+
 def test_clothing_models_do_not_read_numbers():
     with pytest.raises(ValueError):
         load_model("fashion-mnist-linear").read_number(np.zeros((28, 28), np.uint8))
