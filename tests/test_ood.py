@@ -81,14 +81,14 @@ def test_mahalanobis_distance_known_answer():
 
 def test_contrast_known_answer():
     """Own classes at -1 and +1, the other dataset's one class at 5, unit variance: a point
-    at 4 is 3 from its nearest own mean and 1 from the other's, so it scores 3 + 3 x 2 = 9;
+    at 4 is 3 from its nearest own mean and 1 from the other's, so it scores 3 + 30 x 2 = 63;
     a point at 0.5 is nearer its own classes and scores its distance, 0.5."""
     feats = torch.tensor([[-2.0], [0.0], [0.0], [2.0]])
     stats = fit_stats(feats, torch.tensor([0, 0, 1, 1]), 2, shrinkage=0.0)
     stats["other_means"] = torch.tensor([[5.0]])
     s = scores(torch.zeros(2, 2), torch.tensor([[4.0], [0.5]]), 1.0, stats)
-    assert CONTRAST_WEIGHT == 3.0
-    assert torch.allclose(s["contrast"], torch.tensor([9.0, 0.5]), atol=1e-2)
+    assert CONTRAST_WEIGHT == 30.0
+    assert torch.allclose(s["contrast"], torch.tensor([63.0, 0.5]), atol=1e-1)
     assert torch.allclose(s["mahalanobis"], torch.tensor([3.0, 0.5]), atol=1e-2)
 
 
