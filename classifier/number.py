@@ -59,8 +59,9 @@ def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
 
 def _best_reading(region, left, right, height, judge):
     """The region read as the sequence of pieces (between candidate cuts) whose joint
-    probability, less a prior for each extra digit and for pieces wider than a digit, is
-    highest: a dynamic programme over the cuts, every piece classified in one batch."""
+    probability, less a prior for each extra digit, for pieces wider than a digit and for
+    pieces unlike the training digits, is highest: a dynamic programme over the cuts, every
+    piece classified and scored in one batch."""
     cuts = _cut_candidates(region, left, right, height)
     spans = [(i, j) for i in range(len(cuts)) for j in range(i + 1, len(cuts))
              if (i, j) == (0, len(cuts) - 1) or cuts[j] - cuts[i] <= 1.3 * height]

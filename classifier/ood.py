@@ -33,6 +33,8 @@ METHODS = ("msp", "energy", "mahalanobis", "contrast")
 # mnist-svm 79.4 / 88.9 / 91.0%, mnist-lenet5 79.1 / 85.5 / 87.9%. Real clothing photos and
 # product photos were flagged alike with every weight (26.9% and 0.2% for the CNN).
 CONTRAST_WEIGHT = 30.0
+# The scores that are feature distances, and the statistics (ood.safetensors) each needs.
+NEEDS = {"mahalanobis": ("means", "precision"), "contrast": ("means", "precision", "other_means")}
 
 
 def features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

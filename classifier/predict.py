@@ -19,7 +19,7 @@ from torch import nn
 from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
                                    read_metrics)
 from classifier.image import light_on_dark
-from classifier.ood import features, load_stats, scores
+from classifier.ood import NEEDS, features, load_stats, scores
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
 
 
@@ -54,9 +54,8 @@ class Classifier:
         # out-of-distribution score: the method and threshold fitted for this checkpoint
         self.ood_config: dict = config.get("ood") or {}
         self.ood_stats = load_stats(config["folder"]) if config.get("folder") else None
-        needs = {"mahalanobis": ("means",), "contrast": ("means", "other_means")}.get(
-            self.ood_config.get("method"), ())
-        if needs and not all(k in (self.ood_stats or {}) for k in needs):
+        needs = NEEDS.get(self.ood_config.get("method"), ())
+        if not set(needs) <= set(self.ood_stats or {}):
             self.ood_config = {}  # its statistics are missing: no score rather than a wrong one
 
     @property
@@ -165,7 +164,7 @@ class Classifier:
 
         if self.recipe != "digit-v1":
             raise ValueError(f"{self.name} reads clothing, not numbers")
-        distance = self.ood_config.get("method") in ("mahalanobis", "contrast")
+        distance = self.ood_config.get("method") in NEEDS
 
         def judge(batch):  # a distance over its threshold: 1 is the edge of "a digit"
             probs, score = self.probabilities_and_ood(normalize(batch, self.mean, self.std))

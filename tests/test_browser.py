@@ -1,6 +1,6 @@
 """A real browser (Debian's Chromium driven by Playwright) draws a digit on the page's
-canvas with the mouse or a finger and reads the answer from the page. With UPDATE_SCREENSHOTS=1 it also
-refreshes the screenshots in docs/ that the README shows."""
+canvas with the mouse or a finger and reads the answer from the page. With
+UPDATE_SCREENSHOTS=1 it also refreshes the screenshots in docs/ that the README shows."""
 import os
 import shutil
 import socket

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 
 from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
 from classifier.datasets import DATASETS
-from classifier.ood import OOD_FILE, features, scores
+from classifier.ood import NEEDS, OOD_FILE, features, scores
 from classifier.preprocess import normalize, prepare, recipe_for
 from training.data import read_split, train_val_split
 from training.synthetic import sketch
@@ -40,11 +40,8 @@ FLAG_RATE = 0.01
 FIT_IMAGES = 20000
 QUICK_FIT_IMAGES = 5000
 OTHER_IMAGES = 5000
-CANVAS_IMAGES = 5000  # every validation image: the 99th percentile of 1,000 varied 29.9-32.0 (mnist-cnn)
-
-
-def method_for(other: bool = True) -> str:
-    return METHOD if other else METHOD_WITHOUT_OTHER
+# every validation image: on mnist-cnn the 99th percentile of 1,000 of them varied 29.9-32.0
+CANVAS_IMAGES = 5000
 
 
 def other_dataset(config: dict, data_dir: str, n: int = OTHER_IMAGES):
@@ -77,7 +74,7 @@ def fit_stats(feats: torch.Tensor, labels: torch.Tensor, classes: int,
     """Class means (C, D) and the precision (D, D) of the covariance shared by the classes,
     shrunk toward its mean variance so it inverts even where features are degenerate;
     rounded to float16, as stored."""
-    means = torch.stack([feats[labels == c].mean(0) for c in range(classes)])
+    means = class_means(feats, labels, classes)
     centred = (feats - means[labels]).double()
     cov = centred.T @ centred / len(feats)
     cov = (1 - shrinkage) * cov + shrinkage * cov.diagonal().mean() * torch.eye(len(cov),
@@ -87,9 +84,8 @@ def fit_stats(feats: torch.Tensor, labels: torch.Tensor, classes: int,
 
 
 def class_means(feats: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """(C, D) mean features of each class present, rounded to float16, as stored."""
-    return torch.stack([feats[labels == c].mean(0) for c in range(classes)
-                        if (labels == c).any()]).half().float()
+    """(C, D) mean features of each class."""
+    return torch.stack([feats[labels == c].mean(0) for c in range(classes)])
 
 
 def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
@@ -107,7 +103,8 @@ def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
     stats = fit_stats(feats, labels[fit_idx], len(config["class_names"]))
     if other is not None:
         _, other_feats = model_outputs(model, other[0], config["mean"], config["std"])
-        stats["other_means"] = class_means(other_feats, other[1], int(other[1].max()) + 1)
+        stats["other_means"] = class_means(other_feats, other[1],
+                                           int(other[1].max()) + 1).half().float()  # as stored
     if val_outputs is not None:  # the same validation images, already through the model
         logits, feats = (t[:len(val_idx)] for t in val_outputs)
         return stats, scores(logits, feats, config.get("temperature", 1.0), stats)
@@ -143,12 +140,12 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
     other = other_dataset(config, data_dir, QUICK_FIT_IMAGES // 2 if quick else OTHER_IMAGES)
     stats, val = fitted(model, config, images, labels,
                         QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs, other)
-    method = method_for(other is not None)
+    method = METHOD if other is not None else METHOD_WITHOUT_OTHER
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
     if not quick and DATASETS[config["dataset"]].kind == "digits":  # drawings on the page, too, are rarely flagged
         # at most the same rate on them (the 99.5th percentile, used before, flagged 0.2%
-        # of test drawings and let 40% of scribbles through on mnist-cnn)
+        # of test drawings and let 37% of scribbles through on mnist-cnn)
         limit = config["training"].get("limit")  # a quick run: fewer drawings
         n = CANVAS_IMAGES if not limit else max(50, min(CANVAS_IMAGES, limit // 10))
         drawn = score_images(model, config, stats, canvas_drawings(config, images, n))[method]
@@ -156,7 +153,7 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
             threshold = float(torch.quantile(drawn, 1 - FLAG_RATE))
             source = (f"99th percentile on {len(drawn)} canvas drawings of validation "
                       "images, above the 99th on the validation images")
-    if method in ("mahalanobis", "contrast"):
+    if method in NEEDS:
         save_file({k: v.half().contiguous() for k, v in stats.items()}, str(folder / OOD_FILE))
     else:
         (folder / OOD_FILE).unlink(missing_ok=True)

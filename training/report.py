@@ -64,20 +64,20 @@ def model_card(config: dict, metrics: dict) -> str:
             else "trained from scratch (random initialisation)")
     main = tr.get("init_from_training") or tr  # a continued run: the run it continued
     main_epochs = sum(h.get("phase") != "swa" for h in metrics["history"])
-    swa, swa_line = metrics.get("swa"), ""
+    swa, then_line = metrics.get("swa"), ""
     if tr.get("init_from") and not swa:  # a second run went on from the first one's weights
         first = main_epochs - tr["epochs"]
         extras = [f"outlier exposure {tr['outlier_exposure']:g} on {tr['outliers']:,} drawn "
                   "scribbles and letters"] if tr.get("outlier_exposure") else []
         if tr.get("drawn"):
             extras.append(f"{tr['drawn']:,} training digits redrawn as on the page's canvas")
-        swa_line = (f"then {tr['epochs']} more epochs at peak lr {tr['lr']:g} (a second run, "
+        then_line = (f"then {tr['epochs']} more epochs at peak lr {tr['lr']:g} (a second run, "
                     f"from {tr['init_from']})" + (",\n  with " + " and ".join(extras)
                                                   if extras else "") + "; ")
         main_epochs = first
     if swa:
         second = f" (a second run, from {tr['init_from']})" if tr.get("init_from") else ""
-        swa_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
+        then_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
                     f"{swa['lr']:g}{second}\n  with batch-norm statistics recomputed: "
                     f"validation loss {swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, "
                     f"accuracy {100 * swa['before_val_acc']:.2f}% -> "
@@ -119,7 +119,7 @@ trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}
 - {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
   weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
   augmentation {tr['augment']}; {main_epochs} epochs (at most {main['epochs']}),
-  {swa_line}{metrics['train_seconds'] / 60:.1f} min in all on {metrics['device']}; seed {config['seed']}.
+  {then_line}{metrics['train_seconds'] / 60:.1f} min in all on {metrics['device']}; seed {config['seed']}.
 
 ## Test metrics
 - accuracy {acc:.2f}%, cross-entropy {metrics['test_loss']:.4f}
