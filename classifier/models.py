@@ -109,20 +109,28 @@ def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
 class SmallCNN(nn.Module):
     """A modern small CNN: three conv blocks with batch norm, global pooling, dropout.
 
-    The last block runs at 7x7, so Grad-CAM on it gives a 7x7 map.
+    Blocks of ``convs`` 3x3 convolutions each (two by default) at 28, 14 and 7 pixels, of
+    width, 2x and 4x width channels. The last block runs at 7x7, so Grad-CAM on it gives a
+    7x7 map. One conv in the first block, ``convs=(1, 2, 2)``, skips the costliest layer
+    (a quarter of the multiply-adds): the fast recipe's choice.
     """
 
-    def __init__(self, num_classes: int = 10, width: int = 32, dropout: float = 0.3):
+    def __init__(self, num_classes: int = 10, width: int = 32, dropout: float = 0.3,
+                 convs: tuple[int, ...] = (2, 2, 2)):
         super().__init__()
-        w = width
-        self.features = nn.Sequential(
-            *_conv_bn(1, w), *_conv_bn(w, w), nn.MaxPool2d(2),                 # (N, w, 14, 14)
-            *_conv_bn(w, 2 * w), *_conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),     # (N, 2w, 7, 7)
-            *_conv_bn(2 * w, 4 * w), *_conv_bn(4 * w, 4 * w),                  # (N, 4w, 7, 7)
-        )
+        if len(convs) != 3 or min(convs) < 1:
+            raise ValueError(f"convs gives the conv layers of the three blocks, got {convs}")
+        layers, cin = [], 1
+        for block, (n, cout) in enumerate(zip(convs, (width, 2 * width, 4 * width))):
+            for _ in range(n):
+                layers += _conv_bn(cin, cout)
+                cin = cout
+            if block < 2:
+                layers.append(nn.MaxPool2d(2))  # 28 -> 14 -> 7
+        self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-            nn.Linear(4 * w, num_classes),
+            nn.Linear(4 * width, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

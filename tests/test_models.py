@@ -26,6 +26,17 @@ def test_gradcam_layers_have_the_promised_map_size(arch, size):
     assert seen["shape"][-2:] == (size, size)
 
 
+def test_the_cnn_takes_fewer_convs_per_block_and_keeps_its_7x7_cam_layer():
+    full, lite = build_model("cnn", width=16), build_model("cnn", width=16, convs=[1, 2, 2])
+    convs = lambda m: [l for l in m.features if isinstance(l, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs(full)] == [16, 16, 32, 32, 64, 64]
+    assert [c.out_channels for c in convs(lite)] == [16, 32, 32, 64, 64]
+    assert lite.cam_layer is convs(lite)[-1]
+    assert lite.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="three blocks"):
+        build_model("cnn", convs=[1, 2])
+
+
 def test_unknown_architecture_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
         build_model("vgg")
