@@ -7,9 +7,10 @@ Scores, higher = less like the training data:
 - ``mahalanobis``: the distance of the input's features (what the last linear layer reads;
   PCA-projected pixels for the SVM) to the nearest class mean, under one covariance shared by
   the classes (Lee et al., 2018);
-- ``contrast``: that distance, plus CONTRAST_WEIGHT times how much nearer the input lies to a
-  class mean of the *other* dataset (digits for a clothing model, clothing for a digit
-  model), in the same features and metric; zero extra for inputs nearer their own classes,
+- ``contrast``: that distance, plus CONTRAST_WEIGHT times how much nearer the input lies to
+  the *other* dataset (digits for a clothing model, clothing for a digit model): to the
+  nearest of its cluster centres (10 per class, ``training.ood``), in the same features and
+  metric; zero extra for inputs nearer their own classes,
   so it flags everything the distance alone flags, and more of what resembles the other
   dataset (a digit given to a clothing model, a scribble);
 
@@ -56,7 +57,7 @@ def scores(logits: torch.Tensor, feats: torch.Tensor, temperature: float,
            stats: dict | None = None) -> dict[str, torch.Tensor]:
     """Every score (N,) that the arguments allow, for a batch; ``stats`` holds ``means``
     (C, D) and ``precision`` (D, D) of the features, and may hold ``other_means`` (K, D),
-    the class means of the other dataset in the same features."""
+    cluster centres of the other dataset in the same features."""
     logits = logits.float()
     out = {"msp": 1 - (logits / temperature).softmax(1).max(1).values,
            "energy": -temperature * torch.logsumexp(logits / temperature, 1)}

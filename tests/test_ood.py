@@ -10,7 +10,7 @@ from classifier.predict import load_model
 from classifier.preprocess import normalize, prepare
 from training import synthetic
 from training.data import read_split
-from training.ood import fit_stats
+from training.ood import OTHER_PROTOTYPES, fit_stats, prototypes
 
 
 def flagged(clf, seen) -> float:
@@ -31,9 +31,10 @@ def fashion(data_dir):
 def test_every_shipped_model_has_a_score_and_threshold():
     for name in available_models():
         clf = load_model(name)
-        # the feature distance and its contrast with the other dataset's class means
+        # the feature distance and its contrast with the other dataset's cluster centres
         assert clf.ood_config["method"] == "contrast", name
-        assert clf.ood_stats["other_means"].shape == (10, clf.ood_stats["means"].shape[1])
+        assert clf.ood_stats["other_means"].shape == (10 * OTHER_PROTOTYPES,
+                                                      clf.ood_stats["means"].shape[1]), name
         assert isinstance(clf.ood_config["threshold"], float), name
 
 
@@ -59,6 +60,9 @@ def test_scribbles_and_letters_are_mostly_flagged():
 
 def test_the_other_dataset_is_flagged(mnist, fashion):
     assert flagged(load_model("mnist-cnn"), fashion[0][:1000]) >= 0.95
+    # the small models too, since the other dataset is modelled by its clusters
+    assert flagged(load_model("mnist-mlp"), fashion[0][:1000]) >= 0.95
+    assert flagged(load_model("fashion-mnist-linear"), mnist[0][:1000]) >= 0.95
     clothing = load_model("fashion-mnist-cnn")
     assert flagged(clothing, mnist[0][:1000]) >= 0.95
     # by the distance alone far fewer: a 1 or a 7 reads much like a trouser leg to clothing
@@ -90,6 +94,17 @@ def test_contrast_known_answer():
     assert CONTRAST_WEIGHT == 30.0
     assert torch.allclose(s["contrast"], torch.tensor([63.0, 0.5]), atol=1e-1)
     assert torch.allclose(s["mahalanobis"], torch.tensor([3.0, 0.5]), atol=1e-2)
+
+
+def test_prototypes_known_answer():
+    """Each class's features in two tight pairs: two centres per class land on the pairs'
+    midpoints, wherever the seeded picks start."""
+    feats = torch.tensor([[0.0], [0.2], [10.0], [10.2], [-5.0], [-5.4], [3.0], [3.4]])
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    centres = prototypes(feats, labels, per_class=2)
+    assert centres.shape == (4, 1)
+    assert torch.allclose(centres[:2].flatten().sort().values, torch.tensor([0.1, 10.1]))
+    assert torch.allclose(centres[2:].flatten().sort().values, torch.tensor([-5.2, 3.2]))
 
 
 def test_features_are_what_the_last_layer_reads():
