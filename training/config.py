@@ -72,10 +72,11 @@ DATASET_OVERRIDES = {
 # a good model soonest on a laptop CPU (benchmarks/time_to_accuracy.py, README): a narrow CNN
 # with one conv in its first block (a quarter fewer multiply-adds; on 2 cores an MNIST epoch
 # of width 16 took 8.0 s against 10.1 s with two) in bf16 steps (fp32 took three times as
-# long), without augmentation. MNIST: four epochs pass 99.5% (99.51%, 38.5 s for the whole
-# command; two reached 99.23%). Fashion-MNIST: without augmentation width 16 levels off near
-# 93% (92.99% after 10 epochs, 92.83% after 20); width 24 with flips and small shifts did
-# no better where it counts, 93.07% after 16 epochs in 231 s for the whole command. After
+# long), without augmentation. MNIST: four epochs pass 99.5% (99.51%, 35.8 s for the whole
+# command; two reached 99.23%). Fashion-MNIST: seven pass 92% (92.05%, 54.5 s); ten reach
+# 92.60%. Without augmentation width 16 levels off near 93% (a two-conv first block: 92.99%
+# after 10 epochs, 92.83% after 20); width 24 with flips and small shifts did no better
+# where it counts, 93.07% after 16 epochs in 231 s for the whole command. After
 # training it does only what the checkpoint needs (quick_finish): no plots or model card
 # (python -m training.study writes them), float32 weights without the float16 check (two
 # passes over the test set), and the OOD score fitted on 5,000 training images without the
