@@ -29,7 +29,7 @@ from training.synthetic import sketch
 
 # Measured against msp and energy with benchmarks/ood.py: the feature distance separates
 # scribbles, letters and the other dataset best for every model trained without outliers,
-# and its contrast with the other dataset's classes flags far more digits given to clothing
+# and its contrast with the other dataset flags far more digits given to clothing
 # models (fashion-mnist-cnn: 64% -> 100%) and scribbles (31% -> 93%) at the same 1% of
 # validation images; without the other dataset's images, the plain distance. After outlier
 # exposure (training.outliers) the logits separate about as well (mnist-cnn: energy flags
@@ -86,18 +86,13 @@ def fit_stats(feats: torch.Tensor, labels: torch.Tensor, classes: int,
     """Class means (C, D) and the precision (D, D) of the covariance shared by the classes,
     shrunk toward its mean variance so it inverts even where features are degenerate;
     rounded to float16, as stored."""
-    means = class_means(feats, labels, classes)
+    means = torch.stack([feats[labels == c].mean(0) for c in range(classes)])
     centred = (feats - means[labels]).double()
     cov = centred.T @ centred / len(feats)
     cov = (1 - shrinkage) * cov + shrinkage * cov.diagonal().mean() * torch.eye(len(cov),
                                                                                 dtype=cov.dtype)
     precision = torch.linalg.inv(cov)
     return {"means": means.half().float(), "precision": precision.float().half().float()}
-
-
-def class_means(feats: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    """(C, D) mean features of each class."""
-    return torch.stack([feats[labels == c].mean(0) for c in range(classes)])
 
 
 def prototypes(feats: torch.Tensor, labels: torch.Tensor, per_class: int = OTHER_PROTOTYPES,
@@ -122,7 +117,7 @@ def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
            fit_images: int = FIT_IMAGES, val_outputs=None, other=None) -> tuple:
     """(statistics, every score of the validation images) for a checkpoint, the statistics
     fitted on up to ``fit_images`` of the images it trained on (its ``limit``, if any), and
-    with ``other`` (the other dataset's images and labels) its class means as well."""
+    with ``other`` (the other dataset's images and labels) its cluster centres as well."""
     train_idx, val_idx = train_val_split(len(images), config["training"]["val_size"],
                                          config["seed"])
     limit = config["training"].get("limit") or FIT_IMAGES
