@@ -60,6 +60,29 @@ def test_a_five_with_a_detached_bar_is_one_digit():
     assert len(result["digits"]) == 2 and result["number"][1] == "1"
 
 
+def drawn(*strokes):
+    """Strokes on a 280x280 canvas as the sketchpad sends them (RGBA, ink in alpha)."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("LA", (280, 280), (0, 0))
+    for points in strokes:
+        ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=18, joint="curve")
+    return np.asarray(canvas.convert("RGBA"))
+
+
+def arc(degrees_from, degrees_to, centre=(140, 140), radii=(80, 100)):
+    t = np.radians(np.linspace(degrees_from, degrees_to, 24))
+    return [(centre[0] + radii[0] * np.cos(a), centre[1] + radii[1] * np.sin(a)) for a in t]
+
+
+@pytest.mark.parametrize("strokes, digit", [
+    ((arc(-80, 80), arc(100, 260)), "0"),                                # ( ) read 67
+    (([(100, 50), (60, 160), (150, 160)], [(180, 60), (180, 240)]), "4"),  # L | read 21
+])
+def test_a_digit_drawn_in_two_strokes_that_do_not_meet_is_one_digit(strokes, digit):
+    assert load_model("mnist-cnn").read_number(drawn(*strokes))["number"] == digit
+
+
 def test_a_zigzag_is_not_read_as_a_row_of_ones():
     """Cut at its turns, a zigzag gives strokes that each read as a sure 1."""
     from PIL import Image, ImageDraw
