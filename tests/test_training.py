@@ -186,6 +186,33 @@ def test_drawn_digits_keep_their_labels_and_look_like_canvas_drawings():
         assert torch.equal(torch.as_tensor(prepare(x.numpy(), "digit-v1")), x)
 
 
+def test_touching_pairs_are_two_digits_squeezed_into_one_image():
+    from training.outliers import touching_pairs
+
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    images[:, 4:24, 12:16] = 255  # upright bars: a 1 is a quarter as wide as it is tall
+    pairs = touching_pairs(images, 3, seed=1)
+    assert pairs.shape == (3, 28, 28) and pairs.dtype == torch.uint8
+    for x in pairs:  # two bars side by side, overlapping a little, 20 px tall as one bar is
+        rows, cols = (x > 64).nonzero().T
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert height == 20 and 4 < width <= 8  # one bar alone: 4 px wide
+
+
+@pytest.mark.parametrize("dataset, settings", [
+    ("mnist", dict(touching_pairs=10)),                   # outliers need outlier exposure
+    ("fashion-mnist", dict(touching_pairs=10, outlier_exposure=0.5)),  # and digits
+])
+def test_touching_pairs_are_refused_where_they_make_no_sense(tmp_path, data_dir, dataset,
+                                                            settings):
+    from training.config import TrainingError
+
+    cfg = resolve_config(dataset, "linear", data_dir=str(data_dir), out_dir=str(tmp_path),
+                         epochs=1, limit=200, val_size=100, progress=False, **settings)
+    with pytest.raises(TrainingError, match="outlier|digit"):
+        run(cfg, log=lambda *_: None)
+
+
 def test_drawn_is_refused_for_clothing(tmp_path, data_dir):
     from training.config import TrainingError
 

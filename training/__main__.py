@@ -94,6 +94,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         f"{c['outlier_exposure']}, off)")
     p.add_argument("--outliers", type=int,
                    help=f"how many outliers to draw (default: {c['outliers']})")
+    p.add_argument("--touching-pairs", type=int, metavar="N",
+                   help="digits, with --outlier-exposure: also N outliers of two training "
+                        "digits that touch, squeezed into one image, so that the number reader "
+                        f"cuts them (default: {c['touching_pairs']})")
     p.add_argument("--drawn", type=int, metavar="N",
                    help="digits: also train on N training digits redrawn as on the page's "
                         f"canvas (thick strokes, any size and place) (default: {c['drawn']})")

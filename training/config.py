@@ -93,7 +93,7 @@ RECIPES = {
 COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, device="auto",
                        precision="bf16", limit=None, progress=True, pretrained=False,
                        weights_file=None, init_from=None, swa_epochs=0, swa_lr=None,
-                       outlier_exposure=0.0, outliers=5000, drawn=0,
+                       outlier_exposure=0.0, outliers=5000, touching_pairs=0, drawn=0,
                        data_dir="data", out_dir="checkpoints")
 
 
@@ -125,6 +125,7 @@ class Config:
     swa_lr: float | None = None    # None: lr / 10
     outlier_exposure: float = 0.0
     outliers: int = 5000
+    touching_pairs: int = 0        # digits: outliers of two touching training digits, added
     drawn: int = 0                 # digits: training digits redrawn as on the canvas, added
     sigma_ratio: float = 0.6       # svm: kernel width / median distance of training images
     photo_parts: tuple[str, ...] | None = None  # --augment photo: which parts (None: all)

@@ -4,7 +4,8 @@ calibrated confidence drops on what it was not trained for.
 
 The outliers are drawn here, never taken from a test set: random pen strokes and capital
 and small letters in Pillow's built-in font, made 28x28 by the digit recipe the app uses
-(bright strokes on black, as both datasets look). Half of the letters that do not look like
+(bright strokes on black, as both datasets look); for digits, optionally also two training
+digits that touch, squeezed into one image. Half of the letters that do not look like
 digits are used; ``benchmarks/ood.py`` measures the other half, in other fonts, and shapes
 of a kind never trained on.
 """
@@ -31,6 +32,20 @@ def outlier_pool(n: int, seed: int = 0, canvas: int = 400) -> torch.Tensor:
             drawing = synthetic.scribble(rng, canvas)
         images.append(prepare(drawing, "digit-v1"))
     return torch.as_tensor(np.stack(images))
+
+
+def touching_pairs(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` uint8 outliers (n, 28, 28): two training digits whose ink touches
+    (``synthetic.number``), made one 28x28 image by the app's recipe. Squeezed together
+    they read confidently as one digit unless taught otherwise, and the number reader
+    (``classifier/number.py``) then leaves them uncut: "91" read as 9."""
+    rng = np.random.default_rng(seed + 100)  # a stream of its own beside the other outliers
+    pairs = []
+    for _ in range(n):
+        i, j = rng.choice(len(images), 2)
+        drawing = synthetic.number([images[i].numpy(), images[j].numpy()], rng, touching=True)
+        pairs.append(prepare(drawing, "digit-v1"))
+    return torch.as_tensor(np.stack(pairs)).reshape(n, 28, 28)
 
 
 def drawn_digits(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):

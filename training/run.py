@@ -27,7 +27,7 @@ from training.config import Config, TrainingError
 from training.data import read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate, model_outputs
-from training.outliers import drawn_digits, outlier_pool
+from training.outliers import drawn_digits, outlier_pool, touching_pairs
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits, rank_and_world
 
@@ -128,16 +128,26 @@ def run(cfg: Config, log=print) -> Path | None:
         f"{len(val[0])} val images, device {device}"
         + (f", {world} processes" if world > 1 else ""))
     torch.manual_seed(cfg.seed + rank)  # each process its own shuffles and augmentations
+    if (cfg.drawn or cfg.touching_pairs) and DATASETS[cfg.dataset].kind != "digits":
+        raise TrainingError("--drawn and --touching-pairs draw digits; they are for digit "
+                            "datasets")
+    digits = train[0]
     if cfg.drawn:
-        if DATASETS[cfg.dataset].kind != "digits":
-            raise TrainingError("--drawn redraws digits; it is for digit datasets")
         log(f"redrawing {cfg.drawn} training digits as on the page's canvas")
         extra = drawn_digits(*train, cfg.drawn, cfg.seed + rank)
         train = (torch.cat([train[0], extra[0]]), torch.cat([train[1], extra[1]]))
     outliers = None
     if cfg.outlier_exposure:
-        log(f"drawing {cfg.outliers} outliers (scribbles and letters)")
-        outliers = outlier_pool(cfg.outliers, cfg.seed + rank).to(device)
+        log(f"drawing {cfg.outliers} outliers (scribbles and letters)"
+            + (f" and {cfg.touching_pairs} pairs of touching digits" if cfg.touching_pairs
+               else ""))
+        outliers = outlier_pool(cfg.outliers, cfg.seed + rank)
+        if cfg.touching_pairs:
+            pairs = touching_pairs(digits, cfg.touching_pairs, cfg.seed + rank)
+            outliers = torch.cat([outliers, pairs])
+        outliers = outliers.to(device)
+    elif cfg.touching_pairs:
+        raise TrainingError("--touching-pairs are outliers: give --outlier-exposure too")
     model, more, took = fit(model, train, val, cfg, device, log=log, outliers=outliers)
     history, seconds = renumber(history, more), seconds + took
     swa = None
