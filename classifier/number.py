@@ -57,6 +57,9 @@ def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
     a digit each is, as the out-of-distribution score over its threshold, or None)."""
     ink = clean_ink(rgba)
     regions, height = digit_regions(ink)
+    if len(regions) > 2 * MAX_DIGITS:  # even joined in pairs, too many digits: read none
+        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+                              "its digits side by side.")
     readings = [_best_reading(region, left, right, height, judge)
                 for region, left, right in regions]
     best = {0: (0.0, [])}  # regions read so far -> (score, their readings): as in the cuts
@@ -97,10 +100,11 @@ def _best_reading(region, left, right, height, judge, whole=False):
     for i, j in spans:
         piece = np.zeros_like(region)
         piece[:, cuts[i]:cuts[j]] = region[:, cuts[i]:cuts[j]]
-        if (piece > 0.25).sum() >= 0.03 * total:
+        ink = piece > 0.25
+        if ink.sum() >= 0.03 * total:
             pieces.append(mnist_digit(piece))
             kept.append((i, j))
-            rows = np.flatnonzero((piece > 0.25).any(1))
+            rows = np.flatnonzero(ink.any(1))
             tall.append((rows[-1] - rows[0] + 1) / height)
     p, odd = judge(np.stack(pieces))
     score = {}

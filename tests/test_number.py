@@ -60,13 +60,13 @@ def test_a_five_with_a_detached_bar_is_one_digit():
     assert len(result["digits"]) == 2 and result["number"][1] == "1"
 
 
-def drawn(*strokes):
+def drawn(*strokes, width=18):
     """Strokes on a 280x280 canvas as the sketchpad sends them (RGBA, ink in alpha)."""
     from PIL import Image, ImageDraw
 
     canvas = Image.new("LA", (280, 280), (0, 0))
     for points in strokes:
-        ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=18, joint="curve")
+        ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=width, joint="curve")
     return np.asarray(canvas.convert("RGBA"))
 
 
@@ -85,12 +85,8 @@ def test_a_digit_drawn_in_two_strokes_that_do_not_meet_is_one_digit(strokes, dig
 
 def test_a_zigzag_is_not_read_as_a_row_of_ones():
     """Cut at its turns, a zigzag gives strokes that each read as a sure 1."""
-    from PIL import Image, ImageDraw
-
-    canvas = Image.new("LA", (280, 280), (0, 0))
     points = [(40 + 25 * k, 80 if k % 2 else 200) for k in range(9)]
-    ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=28, joint="curve")
-    result = load_model("mnist-cnn").read_number(np.asarray(canvas.convert("RGBA")))
+    result = load_model("mnist-cnn").read_number(drawn(points, width=28))
     assert len(result["digits"]) == 1
 
 

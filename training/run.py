@@ -105,6 +105,7 @@ def run(cfg: Config, log=print) -> Path | None:
     rank, world = rank_and_world()
     if rank > 0:
         log = quiet
+    check_extras(cfg)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     images, labels = read_split(cfg.data_dir, cfg.dataset, "train", download=rank == 0)
@@ -128,9 +129,6 @@ def run(cfg: Config, log=print) -> Path | None:
         f"{len(val[0])} val images, device {device}"
         + (f", {world} processes" if world > 1 else ""))
     torch.manual_seed(cfg.seed + rank)  # each process its own shuffles and augmentations
-    if (cfg.drawn or cfg.touching_pairs) and DATASETS[cfg.dataset].kind != "digits":
-        raise TrainingError("--drawn and --touching-pairs draw digits; they are for digit "
-                            "datasets")
     digits = train[0]
     if cfg.drawn:
         log(f"redrawing {cfg.drawn} training digits as on the page's canvas")
@@ -146,8 +144,6 @@ def run(cfg: Config, log=print) -> Path | None:
             pairs = touching_pairs(digits, cfg.touching_pairs, cfg.seed + rank)
             outliers = torch.cat([outliers, pairs])
         outliers = outliers.to(device)
-    elif cfg.touching_pairs:
-        raise TrainingError("--touching-pairs are outliers: give --outlier-exposure too")
     model, more, took = fit(model, train, val, cfg, device, log=log, outliers=outliers)
     history, seconds = renumber(history, more), seconds + took
     swa = None
@@ -157,6 +153,15 @@ def run(cfg: Config, log=print) -> Path | None:
     if rank > 0:
         return None  # rank 0 evaluates and writes the one checkpoint
     return finish(model, cfg, (images, labels), val, history, seconds, device, swa, log)
+
+
+def check_extras(cfg: Config) -> None:
+    """Refuse, before any work, extra training images that make no sense for ``cfg``."""
+    if (cfg.drawn or cfg.touching_pairs) and DATASETS[cfg.dataset].kind != "digits":
+        raise TrainingError("--drawn and --touching-pairs draw digits; they are for digit "
+                            "datasets")
+    if cfg.touching_pairs and not cfg.outlier_exposure:
+        raise TrainingError("--touching-pairs are outliers: give --outlier-exposure too")
 
 
 def finish(model, cfg: Config, train, val, history, seconds, device, swa=None,
