@@ -2,10 +2,11 @@
 Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos; and
 for the clothing models, the real development photos (accepted answers per photo class);
 big drawings touching each canvas edge; numbers of 2-4 digits read whole (written apart,
-with broken strokes, touching); and, with ``--ood``, the out-of-distribution table of
+with broken strokes, touching); two-digit numbers with a 1, drawn as pen strokes close
+together (``pairs``); and, with ``--ood``, the out-of-distribution table of
 ``benchmarks/ood.py``.
 
-    python benchmarks/robustness.py [--n 2000] [--ood] [--parts sets edges numbers photos]
+    python benchmarks/robustness.py [--n 2000] [--ood] [--parts sets edges numbers pairs photos]
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import BlankImageError, list_models, load_model  # noqa: E402
@@ -21,7 +23,7 @@ from training.served import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 
-PARTS = ["sets", "edges", "numbers", "photos"]
+PARTS = ["sets", "edges", "numbers", "pairs", "photos"]
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
@@ -72,6 +74,12 @@ def main() -> None:
         print(f"mnist          number: {kind:<8} mnist-cnn              whole number right "
               f"{100 * right / total:6.2f}%  (n={total}, "
               f"{'a canvas drawing' if kind == 'one digit' else '2-4 digits'})", flush=True)
+    if "pairs" in args.parts:
+        drawings = close_pairs()
+        right = sum(cnn.read_number(d)["number"] == n for d, n in drawings)
+        print(f"mnist          number: 1 close  mnist-cnn              whole number right "
+              f"{100 * right / len(drawings):6.2f}%  ({right} of {len(drawings)}: 11, 17, 71, "
+              "14, 41, 12 in strokes 16-28 px apart)", flush=True)
     photos = Path(args.data_dir) / "clothing-photos"
     for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()
               and "photos" in args.parts):
@@ -83,6 +91,38 @@ def main() -> None:
         from benchmarks.ood import main as ood_table
 
         ood_table(["--data-dir", args.data_dir, "--photos", str(photos)])
+
+
+def close_pairs() -> list[tuple[np.ndarray, str]]:
+    """(drawing, number): two-digit numbers with a 1, drawn as the sketchpad sends them (pen
+    18 px on a 280 px canvas, ink in alpha) with the digits' strokes 16-28 px apart, centre
+    to centre: they touch or nearly touch, and a pair with a 1 is narrow."""
+    def one(x, slant=0):
+        return [[(x + slant, 60), (x - slant, 220)]]
+
+    def seven(x):
+        return [[(x - 35, 60), (x + 35, 60), (x - 5, 220)]]
+
+    def four(x):
+        return [[(x - 10, 60), (x - 40, 160), (x + 35, 160)], [(x + 15, 90), (x + 15, 220)]]
+
+    def two(x):
+        return [[(x, 90), (x + 30, 60), (x + 60, 90), (x, 220), (x + 70, 220)]]
+
+    def draw(strokes):
+        canvas = Image.new("LA", (280, 280), (0, 0))
+        for points in strokes:
+            ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=18, joint="curve")
+        return np.asarray(canvas.convert("RGBA"))
+
+    pairs = []
+    for gap in (16, 20, 24, 28):
+        pairs += [(one(140 - gap // 2) + one(140 + gap // 2), "11"),
+                  (one(140 - gap // 2, 8) + one(140 + gap // 2, 8), "11"),
+                  (one(100) + seven(135 + gap), "17"), (seven(100) + one(135 + gap), "71"),
+                  (one(80) + four(120 + gap), "14"), (four(90) + one(130 + gap), "41"),
+                  (one(80) + two(90 + gap), "12")]
+    return [(draw(strokes), number) for strokes, number in pairs]
 
 
 if __name__ == "__main__":
