@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import BlankImageError, list_models, load_model  # noqa: E402
@@ -109,12 +108,6 @@ def close_pairs() -> list[tuple[np.ndarray, str]]:
     def two(x):
         return [[(x, 90), (x + 30, 60), (x + 60, 90), (x, 220), (x + 70, 220)]]
 
-    def draw(strokes):
-        canvas = Image.new("LA", (280, 280), (0, 0))
-        for points in strokes:
-            ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=18, joint="curve")
-        return np.asarray(canvas.convert("RGBA"))
-
     pairs = []
     for gap in (16, 20, 24, 28):
         pairs += [(one(140 - gap // 2) + one(140 + gap // 2), "11"),
@@ -122,7 +115,7 @@ def close_pairs() -> list[tuple[np.ndarray, str]]:
                   (one(100) + seven(135 + gap), "17"), (seven(100) + one(135 + gap), "71"),
                   (one(80) + four(120 + gap), "14"), (four(90) + one(130 + gap), "41"),
                   (one(80) + two(90 + gap), "12")]
-    return [(draw(strokes), number) for strokes, number in pairs]
+    return [(synthetic.pen(280, strokes, 18), number) for strokes, number in pairs]
 
 
 if __name__ == "__main__":

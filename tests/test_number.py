@@ -62,12 +62,7 @@ def test_a_five_with_a_detached_bar_is_one_digit():
 
 def drawn(*strokes, width=18):
     """Strokes on a 280x280 canvas as the sketchpad sends them (RGBA, ink in alpha)."""
-    from PIL import Image, ImageDraw
-
-    canvas = Image.new("LA", (280, 280), (0, 0))
-    for points in strokes:
-        ImageDraw.Draw(canvas).line(points, fill=(0, 255), width=width, joint="curve")
-    return np.asarray(canvas.convert("RGBA"))
+    return synthetic.pen(280, strokes, width)
 
 
 def arc(degrees_from, degrees_to, centre=(140, 140), radii=(80, 100)):

@@ -45,7 +45,7 @@ def touching_pairs(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
         i, j = rng.choice(len(images), 2)
         drawing = synthetic.number([images[i].numpy(), images[j].numpy()], rng, touching=True)
         pairs.append(prepare(drawing, "digit-v1"))
-    return torch.as_tensor(np.stack(pairs)).reshape(n, 28, 28)
+    return torch.as_tensor(np.stack(pairs))
 
 
 def drawn_digits(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):

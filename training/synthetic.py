@@ -131,11 +131,14 @@ def product(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _jpeg(np.clip(photo, 0, 255).astype(np.uint8), int(rng.integers(70, 92)))
 
 
-def _pen(canvas: int, strokes: list[np.ndarray], width: int) -> np.ndarray:
+def pen(canvas: int, strokes, width: int) -> np.ndarray:
+    """Pen strokes (each a sequence of (x, y) points) on a square canvas as the sketchpad
+    sends them: RGBA, ink in alpha."""
     image = Image.new("L", (canvas, canvas), 0)
     draw = ImageDraw.Draw(image)
     for points in strokes:
-        draw.line([tuple(p) for p in points.tolist()], fill=255, width=width, joint="curve")
+        draw.line([tuple(p) for p in np.asarray(points).tolist()], fill=255, width=width,
+                  joint="curve")
     out = np.zeros((canvas, canvas, 4), np.uint8)
     out[..., 3] = np.asarray(image)
     return out
@@ -151,7 +154,7 @@ def scribble(rng: np.random.Generator, canvas: int = 400) -> np.ndarray:
         steps = rng.uniform(5, 20) * np.stack([np.cos(turns), np.sin(turns)], 1)
         points = rng.uniform(canvas * 0.2, canvas * 0.8, 2) + np.cumsum(steps, 0)
         strokes.append(np.clip(points, 0, canvas - 1))
-    return _pen(canvas, strokes, int(rng.integers(6, 20)))
+    return pen(canvas, strokes, int(rng.integers(6, 20)))
 
 
 def letter(char: str, rng: np.random.Generator, canvas: int = 400,
