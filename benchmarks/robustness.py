@@ -3,10 +3,13 @@ Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product phot
 for the clothing models, the real development photos (accepted answers per photo class);
 big drawings touching each canvas edge; numbers of 2-4 digits read whole (written apart,
 with broken strokes, touching); two-digit numbers with a 1, drawn as pen strokes close
-together (``pairs``); and, with ``--ood``, the out-of-distribution table of
-``benchmarks/ood.py``.
+together (``pairs``); digits and numbers of 2-4 digits drawn as pen strokes on the
+page's canvas with its pen, in a stroke font of common styles, not from MNIST
+(``handwriting``, training/handwriting.py); and, with ``--ood``, the out-of-distribution
+table of ``benchmarks/ood.py``.
 
-    python benchmarks/robustness.py [--n 2000] [--ood] [--parts sets edges numbers pairs photos]
+    python benchmarks/robustness.py [--n 2000] [--ood]
+        [--parts sets edges numbers pairs handwriting photos]
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classifier import BlankImageError, list_models, load_model  # noqa: E402
 from training.served import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
+from training.handwriting import PEN, handwritten_digit, handwritten_number  # noqa: E402
 from training.data import read_split  # noqa: E402
 
-PARTS = ["sets", "edges", "numbers", "pairs", "photos"]
+PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "photos"]
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
@@ -33,6 +37,8 @@ def main() -> None:
     p.add_argument("--ood", action="store_true", help="also the out-of-distribution table")
     p.add_argument("--parts", nargs="*", default=PARTS, choices=PARTS,
                    help="which parts to measure (default: all)")
+    p.add_argument("--pen", type=int, default=PEN,
+                   help=f"handwriting: the pen's width in canvas pixels (default: the page's, {PEN})")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
     for dataset, sets in SETS.items() if "sets" in args.parts else ():
@@ -79,6 +85,8 @@ def main() -> None:
         print(f"mnist          number: 1 close  mnist-cnn              whole number right "
               f"{100 * right / len(drawings):6.2f}%  ({right} of {len(drawings)}: 11, 17, 71, "
               "14, 41, 12 in strokes 16-28 px apart)", flush=True)
+    if "handwriting" in args.parts:
+        handwriting(args.n, args.pen)
     photos = Path(args.data_dir) / "clothing-photos"
     for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()
               and "photos" in args.parts):
@@ -90,6 +98,34 @@ def main() -> None:
         from benchmarks.ood import main as ood_table
 
         ood_table(["--data-dir", args.data_dir, "--photos", str(photos)])
+
+
+def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
+    """Single digits (n / 2) for every digit model: right, and flagged as not a digit; and
+    numbers of 2, 3 and 4 digits (n / 8 each) read whole by mnist-cnn."""
+    rng = np.random.default_rng(seed)
+    drawings = [handwritten_digit(rng, pen=pen) for _ in range(n // 2)]
+    for m in (m for m in list_models() if m["dataset"] == "mnist"):
+        clf = load_model(m["name"])
+        judged = [clf.assess(d) for d, _ in drawings]
+        right = np.mean([max(p, key=p.get) == y for (p, _, _), (_, y) in zip(judged, drawings)])
+        flagged = np.mean([ood for _, _, ood in judged])
+        print(f"mnist          handwritten    {clf.name:<24} accuracy {100 * right:6.2f}%  "
+              f"flagged {100 * flagged:5.2f}%  (n={len(drawings)}, pen {pen} px)", flush=True)
+    cnn = load_model("mnist-cnn")
+    for digits in (2, 3, 4):
+        rng = np.random.default_rng(seed * 10 + digits)
+        numbers = [handwritten_number(rng, digits, pen=pen) for _ in range(n // 8)]
+        right = sum(_read(cnn, d) == number for d, number in numbers)
+        print(f"mnist          handwritten: {digits} digits mnist-cnn            whole number "
+              f"right {100 * right / len(numbers):6.2f}%  (n={len(numbers)}, pen {pen} px)", flush=True)
+
+
+def _read(clf, drawing) -> str:
+    try:
+        return clf.read_number(drawing)["number"]
+    except BlankImageError:
+        return ""
 
 
 def close_pairs() -> list[tuple[np.ndarray, str]]:

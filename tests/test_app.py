@@ -40,6 +40,13 @@ def data_url(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def test_the_handwriting_fixture_draws_as_the_page_does():
+    """Tests and benchmarks draw numbers on the page's canvas with the page's pen."""
+    from training import handwriting
+
+    assert (handwriting.CANVAS, handwriting.PEN) == (app.PAD_SIZE, app.PAD_PEN)
+
+
 def test_the_canvas_png_is_read_as_the_same_drawing():
     rgba = drawing()["composite"]
     png = app.drawing(data_url(rgba))
