@@ -38,7 +38,8 @@ def main() -> None:
     p.add_argument("--parts", nargs="*", default=PARTS, choices=PARTS,
                    help="which parts to measure (default: all)")
     p.add_argument("--pen", type=int, default=PEN,
-                   help=f"handwriting: the pen's width in canvas pixels (default: the page's, {PEN})")
+                   help="handwriting: the pen's width in canvas pixels "
+                        f"(default: the page's, {PEN})")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
     for dataset, sets in SETS.items() if "sets" in args.parts else ():
@@ -118,7 +119,8 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
         numbers = [handwritten_number(rng, digits, pen=pen) for _ in range(n // 8)]
         right = sum(_read(cnn, d) == number for d, number in numbers)
         print(f"mnist          handwritten: {digits} digits mnist-cnn            whole number "
-              f"right {100 * right / len(numbers):6.2f}%  (n={len(numbers)}, pen {pen} px)", flush=True)
+              f"right {100 * right / len(numbers):6.2f}%  (n={len(numbers)}, pen {pen} px)",
+              flush=True)
 
 
 def _read(clf, drawing) -> str:

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
+from classifier.number import _inside_loops
 from classifier.predict import load_model
 from training import synthetic
 from training.data import read_split
+from training.handwriting import handwritten_number
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,31 @@ def test_one_digit_reads_as_one_digit(mnist):
     clf = load_model("mnist-cnn")
     read = [clf.read_number(synthetic.sketch(x[i], rng))["number"] for i in range(60)]
     assert np.mean([r == str(y[i]) for i, r in enumerate(read)]) >= 0.96
+
+
+def test_numbers_handwritten_on_the_page():
+    """2-4 digit numbers drawn as pen strokes with the page's canvas and pen, in common
+    styles, not made from MNIST (training/handwriting.py)."""
+    rng = np.random.default_rng(31)
+    clf = load_model("mnist-cnn")
+    drawn = [handwritten_number(rng, digits) for digits in (2, 3, 4) for _ in range(20)]
+    assert np.mean([clf.read_number(d)["number"] == n for d, n in drawn]) >= 0.93
+
+
+def test_no_cut_runs_through_the_middle_of_a_loop():
+    """A narrow 0 cut down its middle gives two halves that read as sure 1s."""
+    ring = np.zeros((100, 120), bool)
+    ring[10:90, 40:80] = True
+    ring[20:80, 50:70] = False                  # a loop 20 wide, 60 tall: a narrow 0
+    inside = _inside_loops(ring, 80)
+    assert inside[55:65].all() and not inside[:50].any() and not inside[70:].any()
+    open_c = ring.copy()
+    open_c[40:60, 70:80] = False                # a C: the background gets out
+    assert not _inside_loops(open_c, 80).any()
+    wide = np.zeros((100, 120), bool)
+    wide[10:90, 5:115] = True
+    wide[20:80, 15:105] = False                 # 90 wide: two touching digits close it in
+    assert not _inside_loops(wide, 80).any()
 
 
 def test_a_five_with_a_detached_bar_is_one_digit():
