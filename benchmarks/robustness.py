@@ -75,14 +75,13 @@ def main() -> None:
             drawing = (synthetic.sketch(mnist[idx[0]], rng) if kind == "one digit" else
                        synthetic.number([mnist[i] for i in idx], rng, broken=kind == "broken",
                                         touching=kind == "touching"))
-            right += cnn.read_number(drawing)["number"] == "".join(str(mnist_labels[i])
-                                                                    for i in idx)
+            right += _read(cnn, drawing) == "".join(str(mnist_labels[i]) for i in idx)
         print(f"mnist          number: {kind:<8} mnist-cnn              whole number right "
               f"{100 * right / total:6.2f}%  (n={total}, "
               f"{'a canvas drawing' if kind == 'one digit' else '2-4 digits'})", flush=True)
     if "pairs" in args.parts:
         drawings = close_pairs()
-        right = sum(cnn.read_number(d)["number"] == n for d, n in drawings)
+        right = sum(_read(cnn, d) == n for d, n in drawings)
         print(f"mnist          number: 1 close  mnist-cnn              whole number right "
               f"{100 * right / len(drawings):6.2f}%  ({right} of {len(drawings)}: 11, 17, 71, "
               "14, 41, 12 in strokes 16-28 px apart)", flush=True)
@@ -131,9 +130,9 @@ def _read(clf, drawing) -> str:
 
 
 def close_pairs() -> list[tuple[np.ndarray, str]]:
-    """(drawing, number): two-digit numbers with a 1, drawn as the sketchpad sends them (pen
-    18 px on a 280 px canvas, ink in alpha) with the digits' strokes 16-28 px apart, centre
-    to centre: they touch or nearly touch, and a pair with a 1 is narrow."""
+    """(drawing, number): two-digit numbers with a 1, drawn with an 18 px pen on a 280 px
+    canvas (ink in alpha), the digits' strokes 16-28 px apart, centre to centre: they touch
+    or nearly touch, and a pair with a 1 is narrow."""
     def one(x, slant=0):
         return [[(x + slant, 60), (x - slant, 220)]]
 

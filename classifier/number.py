@@ -12,16 +12,15 @@ at columns of little ink, and the reading chosen is the one whose pieces read mo
 as digits; no cut runs through the middle of a loop (a narrow 0 cut down its middle gives
 two halves that read as sure 1s). Sure means confident *and* like the training digits:
 each piece pays for its out-of-distribution score beyond 0.4 of the model's threshold
-(``ODD_COST``). Two touching
-digits squeezed into one 20x20 box look like no digit, and neither do the halves of a wide 0
-or 2, which a classifier alone reads confidently. A zigzag cuts at its turns into strokes
-that each read as a sure 1: a cut reading with three 1s in a row is taken for a scribble and
-the blob is read whole. A piece much shorter than the tallest region pays too (``LOW_COST``):
-cut off, a 9's detached tail or a 4's stem reads as a sure 1. The other way round, two
-neighbouring regions close and narrow enough to be one digit are also read together, and
-kept together when that scores much better (a 0 drawn in two strokes, ( ), read 67 before):
-a 1 with a flag or a foot looks unlike the training digits, and read whole with its
-neighbour it was lost ("16" read 6).
+(``ODD_COST``). Two touching digits squeezed into one 20x20 box look like no digit, and
+neither do the halves of a wide 0 or 2, which a classifier alone reads confidently. A zigzag
+cuts at its turns into strokes that each read as a sure 1: a cut reading with three 1s in a
+row is taken for a scribble and the blob is read whole. A piece much shorter than the
+tallest region pays too (``LOW_COST``): cut off, a 9's detached tail or a 4's stem reads as
+a sure 1. The other way round, two neighbouring regions close and narrow enough to be one
+digit are also read together, and kept together when that scores much better (a 0 drawn
+in two strokes, ( ), read 67 before): a 1 with a flag or a foot looks unlike the training
+digits, and read whole with its neighbour it was lost ("16" read 6).
 Figures: ``benchmarks/robustness.py``.
 """
 from __future__ import annotations
@@ -164,8 +163,8 @@ def _inside_loops(mask: np.ndarray, height: int) -> np.ndarray:
     """(width,) whether each column runs through the middle half of a loop: background the
     ink closes in (a 0's or 8's, a closed 4's), at least HOLE of the height across and at
     most HOLE_WIDE wide (wider, two touching digits close it in)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8),
-                                                          connectivity=4)
+    _, _, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8),
+                                                      connectivity=4)
     h, w = mask.shape
     inside = np.zeros(w, bool)
     for x, y, bw, bh, _ in stats[1:]:

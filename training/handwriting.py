@@ -10,7 +10,8 @@ the canvas draws them (RGBA, ink in alpha). Used by tests and benchmarks, never 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+
+from training.synthetic import pen as draw_pen
 
 CANVAS, PEN = 280, 14  # the page's drawing area and pen, in canvas pixels (app.py)
 
@@ -70,21 +71,6 @@ def strokes_of(digit: str, rng: np.random.Generator, style: int | None = None) -
     return out
 
 
-def draw(strokes, canvas: int = CANVAS, pen: int = PEN) -> np.ndarray:
-    """Strokes in canvas pixels, drawn as the page's canvas draws them: round ends and joins
-    (RGBA, ink in alpha; what leaves the canvas is lost)."""
-    image = Image.new("L", (canvas, canvas), 0)
-    d, r = ImageDraw.Draw(image), pen / 2
-    for stroke in strokes:
-        points = [tuple(p) for p in np.asarray(stroke).tolist()]
-        d.line(points, fill=255, width=pen)
-        for x, y in points:
-            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    out = np.zeros((canvas, canvas, 4), np.uint8)
-    out[..., 3] = np.asarray(image)
-    return out
-
-
 def _extent(strokes) -> tuple[np.ndarray, np.ndarray]:
     points = np.concatenate(strokes)
     return points.min(0), points.max(0)
@@ -100,7 +86,7 @@ def handwritten_digit(rng: np.random.Generator, canvas: int = CANVAS,
     margin = pen / 2 - 10  # up to 10 px of the pen past the edge
     at = [rng.uniform(margin - low[i], max(margin - low[i], canvas - margin - high[i]))
           for i in (0, 1)]
-    return draw([s * height + at for s in strokes], canvas, pen), digit
+    return draw_pen(canvas, [s * height + at for s in strokes], pen, round_ends=True), digit
 
 
 def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANVAS,
@@ -119,4 +105,4 @@ def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANV
     for shape, width in zip(shapes, widths):
         strokes += [s * height + (x - _extent(shape)[0][0] * height, y) for s in shape]
         x += (width + gap) * height
-    return draw(strokes, canvas, pen), number
+    return draw_pen(canvas, strokes, pen, round_ends=True), number

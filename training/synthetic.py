@@ -131,14 +131,18 @@ def product(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _jpeg(np.clip(photo, 0, 255).astype(np.uint8), int(rng.integers(70, 92)))
 
 
-def pen(canvas: int, strokes, width: int) -> np.ndarray:
+def pen(canvas: int, strokes, width: int, round_ends: bool = False) -> np.ndarray:
     """Pen strokes (each a sequence of (x, y) points) on a square canvas as the sketchpad
-    sends them: RGBA, ink in alpha."""
+    sends them: RGBA, ink in alpha. ``round_ends``: a round pen tip at every point, as the
+    page's canvas draws (round caps and joins); what leaves the canvas is lost."""
     image = Image.new("L", (canvas, canvas), 0)
     draw = ImageDraw.Draw(image)
+    r = width / 2
     for points in strokes:
-        draw.line([tuple(p) for p in np.asarray(points).tolist()], fill=255, width=width,
-                  joint="curve")
+        points = [tuple(p) for p in np.asarray(points).tolist()]
+        draw.line(points, fill=255, width=width, joint="curve")
+        for x, y in points if round_ends else ():
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     out = np.zeros((canvas, canvas, 4), np.uint8)
     out[..., 3] = np.asarray(image)
     return out
