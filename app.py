@@ -627,8 +627,8 @@ def clothing_examples() -> list[list[str]]:
 # about 0.6 s in the browser after each stroke and then uploaded the canvas about 20 times.
 # The pen is 14 px: numbers written on it stay legible (digits of 3-4 digit numbers are
 # 60-100 px tall); a 28 px pen ran their strokes into blobs (benchmarks/robustness.py
-# --parts handwriting: numbers right 56% against 94%), and a thin stroke of a big digit is
-# thickened to MNIST's in preprocessing.
+# --parts handwriting: 52% of numbers right against 94%, same reader), and a thin stroke
+# of a big digit is thickened to MNIST's in preprocessing.
 PAD_SIZE, PAD_PEN = 280, 14  # canvas pixels; the pen's width in them
 PAD_HTML = f"""<div class="pad-head"><span>Draw a digit, or a number</span>
 <button type="button" class="undo" aria-label="Undo the last stroke">Undo</button>
