@@ -38,7 +38,7 @@ def main() -> None:
     p.add_argument("--parts", nargs="*", default=PARTS, choices=PARTS,
                    help="which parts to measure (default: all)")
     p.add_argument("--pen", type=int, default=PEN,
-                   help="handwriting: the pen's width in canvas pixels "
+                   help="handwriting and pairs: the pen's width in canvas pixels "
                         f"(default: the page's, {PEN})")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
@@ -80,7 +80,7 @@ def main() -> None:
               f"{100 * right / total:6.2f}%  (n={total}, "
               f"{'a canvas drawing' if kind == 'one digit' else '2-4 digits'})", flush=True)
     if "pairs" in args.parts:
-        drawings = close_pairs()
+        drawings = close_pairs(args.pen)
         right = sum(_read(cnn, d) == n for d, n in drawings)
         print(f"mnist          number: 1 close  mnist-cnn              whole number right "
               f"{100 * right / len(drawings):6.2f}%  ({right} of {len(drawings)}: 11, 17, 71, "
@@ -129,10 +129,10 @@ def _read(clf, drawing) -> str:
         return ""
 
 
-def close_pairs() -> list[tuple[np.ndarray, str]]:
-    """(drawing, number): two-digit numbers with a 1, drawn with an 18 px pen on a 280 px
-    canvas (ink in alpha), the digits' strokes 16-28 px apart, centre to centre: they touch
-    or nearly touch, and a pair with a 1 is narrow."""
+def close_pairs(pen: int = PEN) -> list[tuple[np.ndarray, str]]:
+    """(drawing, number): two-digit numbers with a 1, drawn as the page draws them (280 px
+    canvas, round pen ends, ink in alpha), the digits' strokes 16-28 px apart, centre to
+    centre: they touch or nearly touch, and a pair with a 1 is narrow."""
     def one(x, slant=0):
         return [[(x + slant, 60), (x - slant, 220)]]
 
@@ -152,7 +152,8 @@ def close_pairs() -> list[tuple[np.ndarray, str]]:
                   (one(100) + seven(135 + gap), "17"), (seven(100) + one(135 + gap), "71"),
                   (one(80) + four(120 + gap), "14"), (four(90) + one(130 + gap), "41"),
                   (one(80) + two(90 + gap), "12")]
-    return [(synthetic.pen(280, strokes, 18), number) for strokes, number in pairs]
+    return [(synthetic.pen(280, strokes, pen, round_ends=True), number)
+            for strokes, number in pairs]
 
 
 if __name__ == "__main__":
