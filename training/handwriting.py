@@ -92,7 +92,8 @@ def handwritten_digit(rng: np.random.Generator, canvas: int = CANVAS,
 def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANVAS,
                        pen: int = PEN) -> tuple[np.ndarray, str]:
     """(RGBA drawing, its number): ``digits`` digits side by side, 0.12-0.45 of their
-    height apart, the line filling 55-95% of the canvas's width (digits 60-200 px tall)."""
+    height apart, the line at most 55-95% of the canvas's width and its digits at most
+    60-200 px tall (the ink of four-digit numbers: 65-103 px tall, 10th-90th percentile)."""
     number = "".join(str(d) for d in rng.integers(0, 10, digits))
     shapes = [strokes_of(d, rng) for d in number]
     gap = rng.uniform(0.12, 0.45)
