@@ -625,8 +625,8 @@ def clothing_examples() -> list[list[str]]:
 # touch. When the pen lifts it sends one small PNG of the whole drawing (ink in the alpha
 # channel, as Gradio's Sketchpad sent it; a few kB) in a single request: the Sketchpad spent
 # about 0.6 s in the browser after each stroke and then uploaded the canvas about 20 times.
-# The pen is 14 px: numbers written on it stay legible (digits of 3-4 digit numbers are
-# 60-100 px tall); a 28 px pen ran their strokes into blobs (benchmarks/robustness.py
+# The pen is 14 px: numbers written on it stay legible (3-4 digit numbers are about 65-130
+# px tall); a 28 px pen ran their strokes into blobs (benchmarks/robustness.py
 # --parts handwriting: 52% of numbers right against 94%, same reader), and a thin stroke
 # of a big digit is thickened to MNIST's in preprocessing.
 PAD_SIZE, PAD_PEN = 280, 14  # canvas pixels; the pen's width in them
