@@ -105,9 +105,10 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
     numbers of 2, 3 and 4 digits (n / 8 each) read whole by mnist-cnn."""
     rng = np.random.default_rng(seed)
     drawings = [handwritten_digit(rng, pen=pen) for _ in range(n // 2)]
-    for m in (m for m in list_models() if m["dataset"] == "mnist"):
-        clf = load_model(m["name"])
-        judged = [clf.assess(d) for d, _ in drawings]
+    models = [load_model(m["name"]) for m in list_models() if m["dataset"] == "mnist"]
+    seen = [models[0].preprocess(d) for d, _ in drawings]  # the same path for every model
+    for clf in models:
+        judged = [clf.assess(s) for s in seen]
         right = np.mean([max(p, key=p.get) == y for (p, _, _), (_, y) in zip(judged, drawings)])
         flagged = np.mean([ood for _, _, ood in judged])
         print(f"mnist          handwritten    {clf.name:<24} accuracy {100 * right:6.2f}%  "

@@ -4,9 +4,8 @@ import pytest
 
 from classifier.number import _inside_loops
 from classifier.predict import load_model
-from training import synthetic
+from training import handwriting, synthetic
 from training.data import read_split
-from training.handwriting import handwritten_number
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def test_numbers_handwritten_on_the_page():
     styles, not made from MNIST (training/handwriting.py)."""
     rng = np.random.default_rng(31)
     clf = load_model("mnist-cnn")
-    drawn = [handwritten_number(rng, digits) for digits in (2, 3, 4) for _ in range(20)]
+    drawn = [handwriting.handwritten_number(rng, digits) for digits in (2, 3, 4) for _ in range(20)]
     assert np.mean([clf.read_number(d)["number"] == n for d, n in drawn]) >= 0.93
 
 
@@ -93,8 +92,7 @@ def drawn(*strokes, width=18):
 
 
 def arc(degrees_from, degrees_to, centre=(140, 140), radii=(80, 100)):
-    t = np.radians(np.linspace(degrees_from, degrees_to, 24))
-    return [(centre[0] + radii[0] * np.cos(a), centre[1] + radii[1] * np.sin(a)) for a in t]
+    return handwriting.arc(*centre, *radii, degrees_from, degrees_to, n=24)
 
 
 @pytest.mark.parametrize("strokes, digit", [
