@@ -77,11 +77,12 @@ def _extent(strokes) -> tuple[np.ndarray, np.ndarray]:
     return points.min(0), points.max(0)
 
 
-def handwritten_digit(rng: np.random.Generator, canvas: int = CANVAS,
-                      pen: int = PEN) -> tuple[np.ndarray, str]:
-    """(RGBA drawing, its digit): 70-250 px tall, anywhere, sometimes over an edge."""
-    digit = str(rng.integers(0, 10))
-    strokes = strokes_of(digit, rng)
+def handwritten_digit(rng: np.random.Generator, canvas: int = CANVAS, pen: int = PEN,
+                      digit: str | None = None, style: int | None = None) -> tuple[np.ndarray, str]:
+    """(RGBA drawing, its digit): 70-250 px tall, anywhere, sometimes over an edge; a
+    random digit and style unless given."""
+    digit = str(rng.integers(0, 10)) if digit is None else digit
+    strokes = strokes_of(digit, rng, style)
     height = rng.uniform(70, 250)
     low, high = (e * height for e in _extent(strokes))
     margin = pen / 2 - 10  # up to 10 px of the pen past the edge
