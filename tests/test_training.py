@@ -6,8 +6,10 @@ from safetensors.torch import save_file
 
 from classifier.checkpoint import load_checkpoint
 from classifier.models import build_model
+from classifier.ood import load_stats
 from training.__main__ import main, parse_args
 from training.config import resolve_config
+from training.ood import main as ood_main
 from training.run import run
 
 
@@ -22,6 +24,14 @@ def test_one_epoch_on_a_few_hundred_images_writes_a_checkpoint_that_beats_chance
     assert config["init"] == "scratch" and config["temperature"] > 0
     assert abs(config["mean"] - 0.1307) < 0.01  # computed from the training images
     assert len(metrics["confusion_matrix"]) == 10
+    # its out-of-distribution score: 3 centres per class for digits; a refit keeps the count
+    # the checkpoint records unless told another
+    assert config["ood"]["centres_per_class"] == 3
+    assert load_stats(folder)["means"].shape[0] == 30
+    ood_main([str(folder), "--data-dir", str(data_dir), "--centres", "1"])
+    ood_main([str(folder), "--data-dir", str(data_dir)])
+    assert load_checkpoint(folder)[1]["ood"]["centres_per_class"] == 1
+    assert load_stats(folder)["means"].shape[0] == 10
 
 
 def test_help_lists_every_option_with_its_default(capsys):

@@ -60,7 +60,9 @@ OTHER_PROTOTYPES = 10
 # price of scribbles 97 -> 95% and letters 90 -> 88-89% flagged (1% of validation images and
 # of canvas drawings flagged for each). On the clothing models 5 centres flagged more real
 # photos of mapped classes (fashion-mnist-resnet18 37.6 -> 40.7%, -svm 4.8 -> 10.0%) and no
-# more hats, shorts and skirts.
+# more hats, shorts and skirts. A checkpoint records its own count ("centres_per_class" in
+# its config's "ood"), which a refit keeps: mnist-lenet5 keeps the class means (with 3
+# centres it flagged fewer scribbles, 39 -> 36%, and less of the other dataset, 95 -> 93%).
 OWN_PROTOTYPES = {"digits": 3, "clothing": 1}
 # every validation image: on mnist-cnn the 99th percentile of 1,000 of them varied 29.9-32.0
 CANVAS_IMAGES = 5000
@@ -125,11 +127,20 @@ def prototypes(feats: torch.Tensor, labels: torch.Tensor, per_class: int = OTHER
     return torch.cat(centres)
 
 
+def own_centres(config: dict) -> int:
+    """Centres per class of a checkpoint's own classes: the count its score was fitted with,
+    or for a new checkpoint its kind of dataset's (``OWN_PROTOTYPES``)."""
+    return (config.get("ood", {}).get("centres_per_class")
+            or OWN_PROTOTYPES[DATASETS[config["dataset"]].kind])
+
+
 def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
-           fit_images: int = FIT_IMAGES, val_outputs=None, other=None) -> tuple:
+           fit_images: int = FIT_IMAGES, val_outputs=None, other=None,
+           per_class: int | None = None) -> tuple:
     """(statistics, every score of the validation images) for a checkpoint, the statistics
-    fitted on up to ``fit_images`` of the images it trained on (its ``limit``, if any), and
-    with ``other`` (the other dataset's images and labels) its cluster centres as well."""
+    fitted on up to ``fit_images`` of the images it trained on (its ``limit``, if any), with
+    ``per_class`` centres per class (default: ``own_centres``), and with ``other`` (the
+    other dataset's images and labels) its cluster centres as well."""
     train_idx, val_idx = train_val_split(len(images), config["training"]["val_size"],
                                          config["seed"])
     limit = config["training"].get("limit") or FIT_IMAGES
@@ -138,7 +149,7 @@ def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
                                        generator=torch.Generator().manual_seed(0))[:fit_images]]
     _, feats = model_outputs(model, images[fit_idx], config["mean"], config["std"])
     stats = fit_stats(feats, labels[fit_idx], len(config["class_names"]),
-                      per_class=OWN_PROTOTYPES[DATASETS[config["dataset"]].kind])
+                      per_class=per_class or own_centres(config))
     if other is not None:
         _, other_feats = model_outputs(model, other[0], config["mean"], config["std"])
         stats["other_means"] = prototypes(other_feats, other[1]).half().float()  # as stored
@@ -164,19 +175,21 @@ def score_images(model, config: dict, stats: dict, images: torch.Tensor) -> dict
 
 
 def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
-              val_outputs=None) -> dict:
+              val_outputs=None, centres: int | None = None) -> dict:
     """Fit a checkpoint's score, write ``ood.safetensors`` and its config's ``"ood"``.
     ``quick`` (the fast recipe) fits on QUICK_FIT_IMAGES and leaves out the check of the
     threshold on canvas drawings, which takes most of the time; ``python -m training.ood``
     does both later.
     ``train``: the (images, labels) of the training split, when already read;
-    ``val_outputs``: the model's (logits, features) of its validation images, when known."""
+    ``val_outputs``: the model's (logits, features) of its validation images, when known;
+    ``centres``: per class of its own classes (default: ``own_centres``)."""
     model, config = load_checkpoint(name)
+    centres = centres or own_centres(config)
     folder = Path(config["folder"])
     images, labels = train or read_split(data_dir, config["dataset"], "train", download=False)
     other = other_dataset(config, data_dir, QUICK_FIT_IMAGES // 2 if quick else OTHER_IMAGES)
     stats, val = fitted(model, config, images, labels,
-                        QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs, other)
+                        QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs, other, centres)
     method = METHOD if other is not None else METHOD_WITHOUT_OTHER
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
@@ -196,15 +209,14 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
         (folder / OOD_FILE).unlink(missing_ok=True)
     path = folder / "config.json"
     full = json.loads(path.read_text())
-    own = OWN_PROTOTYPES[DATASETS[config["dataset"]].kind]
-    fitted_on = ("training images (validation images left out)" if own == 1 else
-                 f"{own} k-means centres per class of training images (validation images "
+    fitted_on = ("training images (validation images left out)" if centres == 1 else
+                 f"{centres} k-means centres per class of training images (validation images "
                  "left out)")
     if other is not None:
         fitted_on += (f"; the other dataset: {OTHER_PROTOTYPES} k-means centres per class of "
                       f"{len(other[0])} of its images")
     full["ood"] = {"method": method, "threshold": round(threshold, 4), "fitted_on": fitted_on,
-                   "threshold_from": source}
+                   "threshold_from": source, "centres_per_class": centres}
     path.write_text(json.dumps(full, indent=2) + "\n")
     log(f"{config['name']}: {method} threshold {threshold:.3f}")
     return full["ood"]
@@ -215,9 +227,14 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", help="checkpoint names or folders (default: all shipped)")
     p.add_argument("--data-dir", default="data")
+    p.add_argument("--centres", type=int, help="k-means centres per class of the model's own "
+                   "classes (1: the class means; default: what the checkpoint was fitted with, "
+                   f"else {OWN_PROTOTYPES})")
     args = p.parse_args(argv)
+    if args.centres is not None and args.centres < 1:
+        p.error("--centres must be at least 1")
     for name in args.models or available_models(CHECKPOINTS_DIR):
-        calibrate(name, args.data_dir)
+        calibrate(name, args.data_dir, centres=args.centres)
 
 
 if __name__ == "__main__":
