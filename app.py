@@ -31,7 +31,7 @@ from classifier.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint  # noqa: E
 from classifier.datasets import DATASETS  # noqa: E402
 from classifier.explain import methods_for  # noqa: E402
 from classifier.image import data_url_bytes, load_rgba  # noqa: E402
-from classifier.predict import study, top_k  # noqa: E402
+from classifier.predict import number_summary, study, top_k  # noqa: E402
 
 log = logging.getLogger("app")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -176,11 +176,10 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         reading = clf.analyse(image)  # one preparation, one forward pass
         seen, steps = reading.seen, reading.steps  # steps: pictures, for clothing photos
         probs, message = judged(clf, reading)
-        digits = several_digits(clf, image)
-        if digits:  # several digits: the whole drawing is not one digit, whatever the score
-            message = (f"**Reads as the number {''.join(d['label'] for d in digits)}**: "
-                       + ", ".join(f"{d['label']} ({d['prob']:.0%})" for d in digits)
-                       + ". The guesses below read the whole drawing as one digit.")
+        number = several_digits(clf, image)
+        digits = number["digits"] if number else []
+        if number:  # several digits: the whole drawing is not one digit, whatever the score
+            message = number_message(clf, number)
         overlay, note = explanation(clf, seen, method_title, target)
         maps = feature_gallery(reading.maps)
         rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
@@ -208,28 +207,46 @@ def judged(clf, reading):
             "unlike the images it was trained on, so its guesses below are not to be trusted.")
 
 
-def several_digits(clf, image) -> list[dict]:
-    """The digits of a drawing of several, left to right; [] for one digit or clothing."""
+def several_digits(clf, image) -> dict | None:
+    """``read_number`` of a drawing of several digits; None for one digit or clothing."""
     if clf.recipe != "digit-v1":
-        return []
+        return None
     try:
-        digits = clf.read_number(image)["digits"]
+        number = clf.read_number(image)
     except ImageError:
-        return []
-    return digits if len(digits) > 1 else []
+        return None
+    return number if len(number["digits"]) > 1 else None
+
+
+def number_message(clf, number: dict) -> str:
+    """What the page says of a drawing read as several digits: the number, or, when half its
+    pieces or more look unlike digits (a scribble cut up), that it does not look like one."""
+    digits, unlike = number["digits"], sum(d["ood"] for d in number["digits"])
+    if number["ood"]:
+        return (f"**This does not look like a number** to {clf.name}: cut into {len(digits)} "
+                f"pieces it would read {number['number']}, but {unlike} of them "
+                f"{'looks' if unlike == 1 else 'look'} unlike the digits it was trained on "
+                "(greyed below). Neither that nor the guesses below are to be trusted.")
+    return (f"**Reads as the number {number['number']}**: "
+            + ", ".join(f"{d['label']} ({d['prob']:.0%})" for d in digits)
+            + ". The guesses below read the whole drawing as one digit."
+            + (" The greyed digit looks unlike the training digits." if unlike == 1 else
+               " The greyed digits look unlike the training digits." if unlike else ""))
 
 
 def number_picture(digits: list[dict], side: int = 84) -> np.ndarray:
     """Each digit's 28x28 image side by side, its answer under it: one picture, which
-    stays one row on a phone."""
+    stays one row on a phone. A digit that looks unlike the training digits is greyed."""
     gap, text = 8, 26
     out = Image.new("RGB", (len(digits) * (side + gap) - gap, side + text), "white")
     draw = ImageDraw.Draw(out)
     for k, d in enumerate(digits):
         left = k * (side + gap)
-        out.paste(Image.fromarray(crisp(d["image"], side)).convert("RGB"), (left, 0))
+        seen = crisp(d["image"], side) // (3 if d["ood"] else 1)
+        out.paste(Image.fromarray(seen).convert("RGB"), (left, 0))
         draw.text((left + side // 2, side + text // 2), f"{d['label']}  {d['prob']:.0%}",
-                  fill="black", anchor="mm", font=ImageFont.load_default(size=16))
+                  fill="#999999" if d["ood"] else "black", anchor="mm",
+                  font=ImageFont.load_default(size=16))
     return np.asarray(out)
 
 
@@ -357,15 +374,14 @@ def classify(image: FileData, model: str = "mnist-cnn") -> dict:
 
 def read_number(image: FileData, model: str = "mnist-cnn") -> dict:
     """Several digits side by side read as a number: {"number": "42", "digits": [{"label",
-    "prob"}, ...] left to right, "model"}."""
+    "prob", "ood_score", "ood"}, ...] left to right, "ood" (half the digits or more look
+    unlike digits), "model"}."""
     try:
         clf = get_model(model, "mnist")
         result = clf.read_number(uploaded_file(image))
     except (ImageError, CheckpointError, ValueError) as err:
         raise refuse(err) from None
-    return {"number": result["number"], "model": model,
-            "digits": [{"label": d["label"], "prob": round(d["prob"], 4)}
-                       for d in result["digits"]]}
+    return {**number_summary(result), "model": model}
 
 
 def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",

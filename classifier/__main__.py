@@ -18,7 +18,7 @@ from PIL import Image
 
 from classifier.checkpoint import CheckpointError
 from classifier.explain import METHODS, ExplainError
-from classifier.predict import list_models, load_model, top_k
+from classifier.predict import list_models, load_model, number_summary, top_k
 from classifier.preprocess import ImageError
 
 
@@ -58,15 +58,15 @@ def classify(clf, path: str) -> dict:
 
 def read_number(clf, path: str) -> dict:
     result = clf.read_number(path)
-    return {"file": path, "number": result["number"],
-            "digits": [{"label": d["label"], "prob": round(d["prob"], 4)}
-                       for d in result["digits"]]}
+    return {"file": path, **number_summary(result)}
 
 
 def describe(line: dict) -> str:
     if "number" in line:
+        warning = "  [does not look like a number]" if line["ood"] else ""
         return (f"{line['file']}: {line['number']}  (" + ", ".join(
-            f"{d['label']} {d['prob']:.1%}" for d in line["digits"]) + ")")
+            f"{d['label']} {d['prob']:.1%}" + ("?" if d["ood"] else "") for d in line["digits"])
+            + ")" + warning)
     top = top_k(line["probs"]).items()
     warning = "  [does not look like the training data]" if line["ood"] else ""
     return (f"{line['file']}: {line['label']}  ("

@@ -157,8 +157,10 @@ class Classifier:
 
     def read_number(self, image) -> dict:
         """Several digits side by side (digit models only): ``{"number": "42", "digits":
-        [{"label", "prob", "image"}, ...]}`` left to right, ``image`` the 28x28 each one
-        became, ``prob`` its calibrated probability."""
+        [{"label", "prob", "image", "ood_score", "ood"}, ...], "ood"}``, digits left to right,
+        ``image`` the 28x28 each one became, ``prob`` its calibrated probability, ``ood``
+        whether it is past the out-of-distribution threshold; the number's ``ood``: whether
+        half of its digits or more are (a scribble cut into pieces, not a number)."""
         from classifier.image import load_rgba
         from classifier.number import read_digits
 
@@ -171,12 +173,18 @@ class Classifier:
             unlike = (score / self.ood_config["threshold"]).numpy() if distance else None
             return probs.numpy(), unlike
 
-        seen, probs = read_digits(load_rgba(image), judge)
-        probs = torch.from_numpy(probs)
+        seen, _ = read_digits(load_rgba(image), judge)
+        probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
         best = probs.max(1)
-        digits = [{"label": self.class_names[int(i)], "prob": float(p), "image": img}
-                  for i, p, img in zip(best.indices, best.values, seen)]
-        return {"number": "".join(d["label"] for d in digits), "digits": digits}
+        digits = []
+        for k, img in enumerate(seen):
+            s = None if score is None else round(float(score[k]), 4)
+            digits.append({"label": self.class_names[int(best.indices[k])],
+                           "prob": float(best.values[k]), "image": img, "ood_score": s,
+                           "ood": self.is_ood(s)})
+        unlike = sum(d["ood"] for d in digits)
+        return {"number": "".join(d["label"] for d in digits), "digits": digits,
+                "ood": 2 * unlike >= len(digits) and unlike > 0}
 
     def explain(self, image, method: str = "saliency", target: int | str | None = None,
                 size: int = 280):
@@ -217,6 +225,14 @@ def _read_metrics(folder) -> dict:
     m = read_metrics(folder) if folder else {}
     m.pop("history", None)
     return m
+
+
+def number_summary(number: dict) -> dict:
+    """``read_number``'s answer without the digit images, probabilities rounded: what the
+    API and the CLI return."""
+    return {"number": number["number"], "ood": number["ood"],
+            "digits": [{"label": d["label"], "prob": round(d["prob"], 4),
+                        "ood_score": d["ood_score"], "ood": d["ood"]} for d in number["digits"]]}
 
 
 def top_k(probs: dict[str, float], k: int = 3) -> dict[str, float]:

@@ -194,6 +194,7 @@ def test_read_number_endpoint_round_trip(client, tmp_path, data_dir):
                                      np.random.default_rng(1))).save(path)
     out = client.predict(handle_file(str(path)), "mnist-cnn", api_name="/read_number")
     assert out["number"] == "308" and len(out["digits"]) == 3
+    assert out["ood"] is False and {"label", "prob", "ood_score", "ood"} == set(out["digits"][0])
     with pytest.raises(Exception, match="Unknown model"):
         client.predict(handle_file(str(path)), "fashion-mnist-cnn", api_name="/read_number")
 
@@ -206,6 +207,18 @@ def test_a_scribble_is_flagged_on_the_page():
                             model="mnist-cnn")
     assert "does not look like a digit" in status and probs["elem_classes"] == ["ood"]
     assert len(probs["value"]) == 10  # the guesses are still listed
+
+
+def test_a_scribble_cut_into_pieces_is_not_read_as_a_number():
+    """This scribble is cut into 4 pieces (reading 1122), two of which look unlike any
+    digit: the page says so rather than announcing a number."""
+    from training import synthetic
+
+    rgba = synthetic.scribble(np.random.default_rng(1))
+    status, *_, digits = run({"background": None, "layers": [rgba], "composite": rgba},
+                             model="mnist-cnn")
+    assert "does not look like a number" in status and "Reads as" not in status
+    assert digits["visible"]  # its pieces are still shown, the unlike ones greyed
 
 
 def test_several_digits_show_the_number(data_dir):

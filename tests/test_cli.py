@@ -106,3 +106,5 @@ def test_predict_number_json(tmp_path, data_dir, capsys):
                          capsys)
     assert line["number"] == "42" and [d["label"] for d in line["digits"]] == ["4", "2"]
     assert all(0 <= d["prob"] <= 1 for d in line["digits"])
+    assert line["ood"] is False and not any(d["ood"] for d in line["digits"])
+    assert all(isinstance(d["ood_score"], float) for d in line["digits"])
