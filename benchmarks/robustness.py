@@ -5,11 +5,13 @@ big drawings touching each canvas edge; numbers of 2-4 digits read whole (writte
 with broken strokes, touching); two-digit numbers with a 1, drawn as pen strokes close
 together (``pairs``); digits and numbers of 2-4 digits drawn as pen strokes on the
 page's canvas with its pen, in a stroke font of common styles, not from MNIST
-(``handwriting``, training/handwriting.py); and, with ``--ood``, the out-of-distribution
+(``handwriting``, training/handwriting.py); what the digit page warns about
+(``warned``: scribbles, letters and shapes, against drawn digits and numbers, read as the
+page reads them, a number or one digit); and, with ``--ood``, the out-of-distribution
 table of ``benchmarks/ood.py``.
 
     python benchmarks/robustness.py [--n 2000] [--ood]
-        [--parts sets edges numbers pairs handwriting photos]
+        [--parts sets edges numbers pairs handwriting warned photos]
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from training import synthetic  # noqa: E402
 from training.handwriting import PEN, handwritten_digit, handwritten_number  # noqa: E402
 from training.data import read_split  # noqa: E402
 
-PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "photos"]
+PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "warned", "photos"]
+LETTERS = "ABCDEFGHJKMNPQRTUVWXYabdefhkmnpqrtwy"  # not digit-like ones (I, O, S, Z, l, o, ...)
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
@@ -87,6 +90,8 @@ def main() -> None:
               "14, 41, 12 in strokes 16-28 px apart)", flush=True)
     if "handwriting" in args.parts:
         handwriting(args.n, args.pen)
+    if "warned" in args.parts:
+        warned(cnn, args.n // 4, mnist)
     photos = Path(args.data_dir) / "clothing-photos"
     for m in (m for m in list_models() if m["dataset"] == "fashion-mnist" and photos.is_dir()
               and "photos" in args.parts):
@@ -121,6 +126,31 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
         print(f"mnist          handwritten: {digits} digits mnist-cnn            whole number "
               f"right {100 * right / len(numbers):6.2f}%  (n={len(numbers)}, pen {pen} px)",
               flush=True)
+
+
+def warned(clf, n: int, mnist: np.ndarray) -> None:
+    """Share of drawings the digit page answers with a warning (``app.analyse``): a drawing
+    read as several digits is warned about when its number is flagged (half its digits or
+    more look unlike digits), one digit when it is flagged itself."""
+    def warns(drawing) -> bool:
+        try:
+            number = clf.read_number(drawing)
+        except BlankImageError:
+            return True  # refused: no answer given either
+        return number["ood"] if len(number["digits"]) > 1 else clf.assess(drawing)[2]
+
+    rng = np.random.default_rng(1)
+    sets = {"scribbles": [synthetic.scribble(rng) for _ in range(n)],
+            "letters": [synthetic.letter(LETTERS[i % len(LETTERS)], rng) for i in range(n)],
+            "shapes": [synthetic.shapes(rng) for _ in range(n)],
+            "drawn digits": [handwritten_digit(rng)[0] for _ in range(n)],
+            "drawn numbers": [handwritten_number(rng, int(k))[0]
+                              for k in rng.integers(2, 5, n)],
+            "canvas digits": [synthetic.sketch(x, rng) for x in mnist[:n]]}
+    for name, drawings in sets.items():
+        share = np.mean([warns(d) for d in drawings])
+        print(f"mnist          page warns     {clf.name:<24} {name:<14} {100 * share:6.2f}%  "
+              f"(n={len(drawings)})", flush=True)
 
 
 def _read(clf, drawing) -> str:
