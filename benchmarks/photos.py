@@ -66,14 +66,16 @@ def main() -> None:
               f"   {median_ms(clf.preprocess, paths):8.1f}", flush=True)
     print(f"\nevery clothing model, recipe {default.recipe}: accepted answers per photo class")
     classes = list(ACCEPTED)
-    print(f"{'model':<24} {'all':>6} " + " ".join(f"{c:>10}" for c in classes))
+    print(f"{'model':<24} {'all':>6} " + " ".join(f"{c:>10}" for c in classes)
+          + "  flagged not clothing")
     for m in list_models():
         if m["dataset"] != "fashion-mnist":
             continue
         r = evaluate_photos(load_model(m["name"]), folder)
         cells = " ".join(f"{r['per_class'][c]['accepted']:>4}/{r['per_class'][c]['n']:<5}"
                          for c in classes)
-        print(f"{m['name']:<24} {100 * r['accepted']:5.1f}% {cells}", flush=True)
+        print(f"{m['name']:<24} {100 * r['accepted']:5.1f}% {cells}  {100 * r['flagged']:5.1f}%",
+              flush=True)
     jpeg = phone_jpeg()
     ms = median_ms(default.preprocess, [jpeg] * 11)
     print(f"\n12-megapixel phone JPEG ({len(jpeg) / 2**20:.1f} MB), preprocessing: median "

@@ -47,18 +47,24 @@ def photo_labels(folder: str | Path) -> list[tuple[Path, str]]:
 
 
 def evaluate_photos(clf, folder: str | Path) -> dict:
-    """Accepted answers and refusals of ``clf`` on the real photos, overall and per class."""
+    """Accepted answers, refusals and photos flagged as not clothing (out-of-distribution)
+    of ``clf`` on the real photos, overall and per class."""
     per_class: dict[str, list[int]] = {c: [0, 0, 0] for c in ACCEPTED}  # accepted, refused, n
+    flagged = 0
     for path, photo_class in photo_labels(folder):
         counts = per_class[photo_class]
         counts[2] += 1
         try:
-            counts[0] += clf.predict(path) in ACCEPTED[photo_class]
+            probs, _, ood = clf.assess(path)
         except BlankImageError:
             counts[1] += 1
+            continue
+        counts[0] += max(probs, key=probs.get) in ACCEPTED[photo_class]
+        flagged += ood
     total = sum(c[2] for c in per_class.values())
     return {"model": clf.name, "accepted": sum(c[0] for c in per_class.values()) / total,
             "refused": sum(c[1] for c in per_class.values()), "total": total,
+            "flagged": flagged / total,
             "per_class": {k: {"accepted": a, "refused": r, "n": n}
                           for k, (a, r, n) in per_class.items()}}
 
@@ -83,7 +89,8 @@ def main(argv=None) -> int:
         print(json.dumps(result))
     elif args.photos:
         print(f"{result['model']} on {result['total']} photos: accepted answer "
-              f"{100 * result['accepted']:.1f}%, refused {result['refused']}")
+              f"{100 * result['accepted']:.1f}%, refused {result['refused']}, flagged as not "
+              f"clothing {100 * result['flagged']:.1f}%")
     else:
         print(f"{result['model']} on {result['dataset']} test: accuracy "
               f"{100 * result['accuracy']:.2f}% ({result['correct']}/{result['total']})")
