@@ -27,9 +27,9 @@ from training.served import evaluate_photos  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.handwriting import PEN, handwritten_digit, handwritten_number  # noqa: E402
 from training.data import read_split  # noqa: E402
+from benchmarks.ood import LETTERS  # noqa: E402
 
 PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "warned", "photos"]
-LETTERS = "ABCDEFGHJKMNPQRTUVWXYabdefhkmnpqrtwy"  # not digit-like ones (I, O, S, Z, l, o, ...)
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
@@ -98,7 +98,8 @@ def main() -> None:
         r = evaluate_photos(load_model(m["name"]), photos)
         per_class = "  ".join(f"{c} {v['accepted']}/{v['n']}" for c, v in r["per_class"].items())
         print(f"fashion-mnist  real photos    {m['name']:<24} accepted {100 * r['accepted']:6.2f}%  "
-              f"refused {r['refused']}/{r['total']}  ({per_class})", flush=True)
+              f"refused {r['refused']}/{r['total']}  flagged {100 * r['flagged']:5.1f}%  "
+              f"({per_class})", flush=True)
     if args.ood:
         from benchmarks.ood import main as ood_table
 
