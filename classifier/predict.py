@@ -173,12 +173,12 @@ class Classifier:
             unlike = (score / self.ood_config["threshold"]).numpy() if distance else None
             return probs.numpy(), unlike
 
-        seen, _ = read_digits(load_rgba(image), judge)
-        probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
-        best = probs.max(1)
+        seen, probs, unlike = read_digits(load_rgba(image), judge)
+        best = torch.from_numpy(probs).max(1)
+        scores_ = None if unlike is None else unlike * self.ood_config["threshold"]
         digits = []
         for k, img in enumerate(seen):
-            s = None if score is None else round(float(score[k]), 4)
+            s = None if scores_ is None else round(float(scores_[k]), 4)
             digits.append({"label": self.class_names[int(best.indices[k])],
                            "prob": float(best.values[k]), "image": img, "ood_score": s,
                            "ood": self.is_ood(s)})
