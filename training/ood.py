@@ -60,8 +60,8 @@ OTHER_PROTOTYPES = 10
 # (3 centres: 4%, over three k-means seeds 4% each; 5 centres: 4-5%; 2 centres: 70%), at the
 # price of scribbles 97 -> 95% and letters 90 -> 88-89% flagged (1% of validation images and
 # of canvas drawings flagged for each). On the clothing models 5 centres flagged more real
-# photos of mapped classes (fashion-mnist-resnet18 37.6 -> 40.7%, -svm 4.8 -> 10.0%) and no
-# more hats, shorts and skirts. A checkpoint records its own count ("centres_per_class" in
+# photos of mapped classes (fashion-mnist-resnet18 37.6 -> 40.7%, -svm 4.8 -> 10.0%, at
+# thresholds from validation images alone) and no more hats, shorts and skirts. A checkpoint records its own count ("centres_per_class" in
 # its config's "ood"), which a refit keeps: mnist-lenet5 keeps the class means (with 3
 # centres it flagged fewer scribbles, 39 -> 36%, and less of the other dataset, 95 -> 93%).
 OWN_PROTOTYPES = {"digits": 3, "clothing": 1}
