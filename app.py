@@ -271,14 +271,16 @@ def feature_gallery(activations: dict[str, np.ndarray]) -> list:
 
 def rank_all(seen: np.ndarray, dataset: str, overlays: bool = False) -> list[dict]:
     """Every model of ``dataset`` on the same 28x28 input: {"model", "label", "top3",
-    "ms"} (prediction latency), and with ``overlays`` each model's small explanation."""
+    "ood_score", "ood", "ms"} (the latency of the prediction and its score), and with
+    ``overlays`` each model's small explanation."""
     out = []
     for name in MODELS[dataset]:
         clf = get_model(name)
         start = time.perf_counter()
-        top = top_k(clf.predict_proba(seen))
-        row = {"model": name, "label": next(iter(top)), "top3": top,
-               "ms": round(1000 * (time.perf_counter() - start), 2)}
+        probs, score, flagged = clf.assess(seen)
+        top = top_k(probs)
+        row = {"model": name, "label": next(iter(top)), "top3": top, "ood_score": score,
+               "ood": flagged, "ms": round(1000 * (time.perf_counter() - start), 2)}
         if overlays:
             row["explanation"] = clf.explain(
                 seen, method="gradcam" if clf.has_conv else "saliency", size=140)
@@ -287,13 +289,15 @@ def rank_all(seen: np.ndarray, dataset: str, overlays: bool = False) -> list[dic
 
 
 def compare_models(seen: np.ndarray, dataset: str):
-    """The compare-all table and gallery of the page."""
+    """The compare-all table and gallery of the page; a model to which the input does not
+    look like its training data says so beside its answer."""
     rows, gallery = [], []
     for r in rank_all(seen, dataset, overlays=True):
         e, p = r["explanation"], r["top3"][r["label"]]
-        rows.append([r["model"], r["label"],
+        rows.append([r["model"], r["label"], "no" if r["ood"] else "yes",
                      ", ".join(f"{k} {v:.1%}" for k, v in r["top3"].items()), r["ms"]])
         gallery.append((e.overlay, f"{r['model'].split('-')[-1]}: {r['label']} {p:.0%}"
+                        + (" (flagged)" if r["ood"] else "")
                         + (" (no heat)" if e.empty else "")))
     return rows, gallery
 
@@ -398,7 +402,7 @@ def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
 
 def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
     """Every model of ``dataset`` (mnist or fashion-mnist) on one image file: for each,
-    {"model", "label", "top3": {class: probability}, "ms"}."""
+    {"model", "label", "top3": {class: probability}, "ood_score", "ood", "ms"}."""
     try:
         if not isinstance(dataset, str) or dataset not in MODELS:
             raise ValueError(f"Unknown dataset {_short(dataset)}; choose one of "
@@ -555,7 +559,8 @@ def more_panel(dataset: str, controls, answers):
     feature maps, and what "calibrated" means. Returns every output of ``analyse``."""
     model, method, target, compare_on, method_note = controls
     with gr.Column(visible=False) as compared:
-        table = gr.Dataframe(headers=["model", "answer", "top 3", "ms"], label="All models")
+        table = gr.Dataframe(headers=["model", "answer", "like its training data", "top 3", "ms"],
+                             label="All models")
         gallery = gr.Gallery(label="Each model's explanation: Grad-CAM where the model has "
                              "conv layers, Saliency otherwise", columns=6, height=240,
                              object_fit="contain")

@@ -69,7 +69,19 @@ def test_a_canvas_value_is_never_taken_for_a_path(tmp_path):
 def test_compare_all_lists_every_model_of_the_dataset():
     *_, rows, gallery, _, _ = run(drawing(), compare=True)
     assert [r[0] for r in rows] == app.MODELS["mnist"] and len(gallery) == len(rows)
-    assert all(isinstance(r[3], float) for r in rows)  # latency in ms
+    assert all(isinstance(r[4], float) for r in rows)  # latency in ms
+    assert {r[2] for r in rows} == {"yes"}  # a canvas drawing of a digit looks like one
+
+
+def test_compare_all_says_which_models_find_a_scribble_unlike_a_digit():
+    from training import synthetic
+
+    rgba = synthetic.scribble(np.random.default_rng(5))
+    *_, rows, gallery, _, _ = run({"background": None, "layers": [rgba], "composite": rgba},
+                                  model="mnist-cnn", compare=True)
+    flagged = {r[0] for r in rows if r[2] == "no"}
+    assert "mnist-cnn" in flagged  # as the single-model view says
+    assert all(("flagged" in caption) == (r[0] in flagged) for r, (_, caption) in zip(rows, gallery))
 
 
 @pytest.mark.parametrize("image,message", [
@@ -255,4 +267,5 @@ def test_compare_endpoint_round_trip(client, seven):
     rows = client.predict(handle_file(seven), "mnist", api_name="/compare")
     assert [r["model"] for r in rows] == app.MODELS["mnist"]
     assert all(len(r["top3"]) == 3 and r["ms"] >= 0 for r in rows)
+    assert all(r["ood"] is False and isinstance(r["ood_score"], float) for r in rows)
 
