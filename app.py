@@ -294,7 +294,8 @@ def compare_models(seen: np.ndarray, dataset: str):
     rows, gallery = [], []
     for r in rank_all(seen, dataset, overlays=True):
         e, p = r["explanation"], r["top3"][r["label"]]
-        rows.append([r["model"], r["label"], "no" if r["ood"] else "yes",
+        like = "-" if r["ood_score"] is None else "no" if r["ood"] else "yes"
+        rows.append([r["model"], r["label"], like,
                      ", ".join(f"{k} {v:.1%}" for k, v in r["top3"].items()), r["ms"]])
         gallery.append((e.overlay, f"{r['model'].split('-')[-1]}: {r['label']} {p:.0%}"
                         + (" (flagged)" if r["ood"] else "")

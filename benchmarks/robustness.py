@@ -130,15 +130,20 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
 
 
 def warned(clf, n: int, mnist: np.ndarray) -> None:
-    """Share of drawings the digit page answers with a warning (``app.analyse``): a drawing
-    read as several digits is warned about when its number is flagged (half its digits or
-    more look unlike digits), one digit when it is flagged itself."""
+    """Share of drawings the digit page answers with a warning, decided as ``app.analyse``
+    decides it: a drawing read as several digits is warned about when its number is flagged
+    (half its digits or more look unlike digits), otherwise when it is flagged as one digit."""
     def warns(drawing) -> bool:
         try:
             number = clf.read_number(drawing)
+        except BlankImageError:  # the page then answers as for one digit
+            number = None
+        if number and len(number["digits"]) > 1:
+            return number["ood"]
+        try:
+            return clf.assess(drawing)[2]
         except BlankImageError:
             return True  # refused: no answer given either
-        return number["ood"] if len(number["digits"]) > 1 else clf.assess(drawing)[2]
 
     rng = np.random.default_rng(1)
     sets = {"scribbles": [synthetic.scribble(rng) for _ in range(n)],

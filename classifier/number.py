@@ -2,7 +2,7 @@
 is prepared as MNIST was (``classifier.digits.mnist_digit``), and where geometry cannot
 tell how many digits a blob holds (digits that touch), the classifier's answers decide.
 
-    images, probs, unlike = read_digits(load_rgba("42.png"), judge)
+    images, probs, scores = read_digits(load_rgba("42.png"), judge)
 
 The split: strokes are joined across small breaks (a dilation of 3% of the ink's height);
 regions under 2% of the ink are dropped as specks; regions that share most of their columns,
@@ -63,10 +63,10 @@ JOIN_COST = 5.0      # read whole if that scores this much better than apart (wa
 
 
 def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
-    """(uint8 (n, 28, 28) digit images, (n, classes) probabilities, (n,) how unlike a digit
-    each is, or None), left to right. ``judge`` maps a uint8 (k, 28, 28) batch to ((k,
-    classes) probabilities, (k,) how unlike a digit each is, as the out-of-distribution
-    score over its threshold, or None)."""
+    """(uint8 (n, 28, 28) digit images, (n, classes) probabilities, (n,) out-of-distribution
+    scores or None), left to right. ``judge`` maps a uint8 (k, 28, 28) batch to ((k,
+    classes) probabilities, (k,) how unlike a digit each is, as a distance score over its
+    threshold, or None, (k,) the model's out-of-distribution scores, or None)."""
     ink = clean_ink(rgba)
     regions, height = digit_regions(ink)
     if len(regions) > 2 * MAX_DIGITS:  # even joined in pairs, too many digits: read none
@@ -86,11 +86,11 @@ def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
         best[n] = max(options, key=lambda o: o[0])
     images = [im for r in best[len(regions)][1] for im in r[0]]
     probs = [p for r in best[len(regions)][1] for p in r[1]]
-    unlike = [u for r in best[len(regions)][1] for u in r[2]]
+    scores = [u for r in best[len(regions)][1] for u in r[2]]
     if len(images) > MAX_DIGITS:
         raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
                               "its digits side by side.")
-    return np.stack(images), np.stack(probs), None if None in unlike else np.array(unlike)
+    return np.stack(images), np.stack(probs), None if None in scores else np.array(scores)
 
 
 def _may_be_one(a, b, height) -> bool:
@@ -100,7 +100,7 @@ def _may_be_one(a, b, height) -> bool:
 
 
 def _best_reading(region, left, right, height, judge, whole=False):
-    """(digit images, probabilities, how unlike a digit each is (or Nones), score): the
+    """(digit images, probabilities, out-of-distribution scores (or Nones), score): the
     region read as the sequence of pieces
     (between candidate cuts; ``whole``: none) whose joint probability, less a prior for each
     extra digit, for pieces wider than a digit, shorter than the line and unlike the
@@ -120,7 +120,7 @@ def _best_reading(region, left, right, height, judge, whole=False):
             kept.append((i, j))
             rows = np.flatnonzero(ink.any(1))
             tall.append((rows[-1] - rows[0] + 1) / height)
-    p, odd = judge(np.stack(pieces))
+    p, odd, raw = judge(np.stack(pieces))
     score = {}
     for k, (i, j) in enumerate(kept):
         too_wide = max(0.0, (cuts[j] - cuts[i]) / height - WIDE_FROM)
@@ -141,7 +141,7 @@ def _best_reading(region, left, right, height, judge, whole=False):
     else:
         total_score = best[len(cuts) - 1][0]
     return ([pieces[k] for k in chosen], [p[k] for k in chosen],
-            [None if odd is None else float(odd[k]) for k in chosen], total_score)
+            [None if raw is None else float(raw[k]) for k in chosen], total_score)
 
 
 def _cut_candidates(region, left, right, height) -> list[int]:

@@ -171,20 +171,19 @@ class Classifier:
         def judge(batch):  # a distance over its threshold: 1 is the edge of "a digit"
             probs, score = self.probabilities_and_ood(normalize(batch, self.mean, self.std))
             unlike = (score / self.ood_config["threshold"]).numpy() if distance else None
-            return probs.numpy(), unlike
+            return probs.numpy(), unlike, None if score is None else score.numpy()
 
-        seen, probs, unlike = read_digits(load_rgba(image), judge)
+        seen, probs, scores_ = read_digits(load_rgba(image), judge)
         best = torch.from_numpy(probs).max(1)
-        scores_ = None if unlike is None else unlike * self.ood_config["threshold"]
         digits = []
         for k, img in enumerate(seen):
             s = None if scores_ is None else round(float(scores_[k]), 4)
             digits.append({"label": self.class_names[int(best.indices[k])],
                            "prob": float(best.values[k]), "image": img, "ood_score": s,
-                           "ood": self.is_ood(s)})
-        unlike = sum(d["ood"] for d in digits)
+                           "ood": self.is_ood(s)})  # as assess judges it
+        flagged = sum(d["ood"] for d in digits)
         return {"number": "".join(d["label"] for d in digits), "digits": digits,
-                "ood": 2 * unlike >= len(digits) and unlike > 0}
+                "ood": 2 * flagged >= len(digits)}
 
     def explain(self, image, method: str = "saliency", target: int | str | None = None,
                 size: int = 280):

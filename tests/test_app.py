@@ -81,7 +81,8 @@ def test_compare_all_says_which_models_find_a_scribble_unlike_a_digit():
                                   model="mnist-cnn", compare=True)
     flagged = {r[0] for r in rows if r[2] == "no"}
     assert "mnist-cnn" in flagged  # as the single-model view says
-    assert all(("flagged" in caption) == (r[0] in flagged) for r, (_, caption) in zip(rows, gallery))
+    assert all(("flagged" in caption) == (r[0] in flagged)
+               for r, (_, caption) in zip(rows, gallery))
 
 
 @pytest.mark.parametrize("image,message", [

@@ -128,3 +128,17 @@ def test_scribbles_cut_into_pieces_are_not_numbers_but_numbers_are(mnist):
     rng = np.random.default_rng(12)
     drawn = [handwriting.handwritten_number(rng, int(k))[0] for k in rng.integers(2, 5, 60)]
     assert np.mean([clf.read_number(d)["ood"] for d in drawn]) <= 0.05
+
+
+def test_each_digit_is_flagged_as_one_digit_would_be_whatever_the_score():
+    """With a score that is not a distance (the reader then leaves it out of its costs), the
+    digits of a number are still flagged, each as ``assess`` flags its 28x28 image."""
+    from classifier import Classifier
+
+    cnn = load_model("mnist-cnn")
+    for ood in ({"method": "msp", "threshold": 0.5}, cnn.ood_config):
+        clf = Classifier(cnn.model, {**cnn.config, "ood": ood})
+        number = clf.read_number(synthetic.scribble(np.random.default_rng(1)))
+        flags = [d["ood"] for d in number["digits"]]
+        assert flags == [clf.assess(d["image"])[2] for d in number["digits"]], ood
+        assert any(flags) and number["ood"] == (2 * sum(flags) >= len(flags)), ood

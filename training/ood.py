@@ -61,9 +61,10 @@ OTHER_PROTOTYPES = 10
 # price of scribbles 97 -> 95% and letters 90 -> 88-89% flagged (1% of validation images and
 # of canvas drawings flagged for each). On the clothing models 5 centres flagged more real
 # photos of mapped classes (fashion-mnist-resnet18 37.6 -> 40.7%, -svm 4.8 -> 10.0%, at
-# thresholds from validation images alone) and no more hats, shorts and skirts. A checkpoint records its own count ("centres_per_class" in
-# its config's "ood"), which a refit keeps: mnist-lenet5 keeps the class means (with 3
-# centres it flagged fewer scribbles, 39 -> 36%, and less of the other dataset, 95 -> 93%).
+# thresholds from validation images alone) and no more hats, shorts and skirts. A checkpoint
+# records its own count ("centres_per_class" in its config's "ood"), which a refit keeps:
+# mnist-lenet5 keeps the class means (with 3 centres it flagged fewer scribbles, 39 -> 36%,
+# and less of the other dataset, 95 -> 93%).
 OWN_PROTOTYPES = {"digits": 3, "clothing": 1}
 # Inputs as the page receives them, made from validation images, of which at most 1% may be
 # flagged as well: canvas drawings for digits; product photos for clothing (coloured, off-centre,
@@ -139,7 +140,7 @@ def prototypes(feats: torch.Tensor, labels: torch.Tensor, per_class: int = OTHER
 def own_centres(config: dict) -> int:
     """Centres per class of a checkpoint's own classes: the count its score was fitted with,
     or for a new checkpoint its kind of dataset's (``OWN_PROTOTYPES``)."""
-    return (config.get("ood", {}).get("centres_per_class")
+    return ((config.get("ood") or {}).get("centres_per_class")
             or OWN_PROTOTYPES[DATASETS[config["dataset"]].kind])
 
 
