@@ -1,14 +1,14 @@
 """Accuracy on what users send, built from real test images (training/synthetic.py):
-Sketchpad drawings, ink on paper photos, and Fashion-MNIST items as product photos; and
-for the clothing models, the real development photos (accepted answers per photo class);
-big drawings touching each canvas edge; numbers of 2-4 digits read whole (written apart,
-with broken strokes, touching); two-digit numbers with a 1, drawn as pen strokes close
-together (``pairs``); digits and numbers of 2-4 digits drawn as pen strokes on the
-page's canvas with its pen, in a stroke font of common styles, not from MNIST
-(``handwriting``, training/handwriting.py); what the digit page warns about
-(``warned``: scribbles, letters and shapes, against drawn digits and numbers, read as the
-page reads them, a number or one digit); and, with ``--ood``, the out-of-distribution
-table of ``benchmarks/ood.py``.
+Sketchpad drawings, ink on paper photos (also under a shadow, and beside the dark table),
+and Fashion-MNIST items as product photos; and for the clothing models, the real
+development photos (accepted answers per photo class); big drawings touching each canvas
+edge; numbers of 2-4 digits read whole (written apart, with broken strokes, touching);
+two-digit numbers with a 1, drawn as pen strokes close together (``pairs``); digits and
+numbers of 2-4 digits drawn as pen strokes on the page's canvas with its pen, in a stroke
+font of common styles, not from MNIST (``handwriting``, training/handwriting.py); what the
+digit page warns about (``warned``: scribbles, letters and shapes, against drawn digits
+and numbers, read as the page reads them, a number or one digit); and, with ``--ood``, the
+out-of-distribution table of ``benchmarks/ood.py``.
 
     python benchmarks/robustness.py [--n 2000] [--ood]
         [--parts sets edges numbers pairs handwriting warned photos]
@@ -30,7 +30,9 @@ from training.data import read_split  # noqa: E402
 from benchmarks.ood import LETTERS  # noqa: E402
 
 PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "warned", "photos"]
-SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper},
+SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper,
+                  "paper+shadow": lambda x, rng: synthetic.paper(x, rng, shadow=0.6),
+                  "paper+table": lambda x, rng: synthetic.paper(x, rng, table=True)},
         "fashion-mnist": {"clean": None, "product photo": synthetic.product}}
 
 

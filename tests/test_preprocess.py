@@ -134,6 +134,28 @@ def test_noisy_empty_paper_is_blank_too():
         prepare(paper, "fashion-mnist")
 
 
+def test_a_shadow_across_an_empty_page_is_not_ink():
+    rng = np.random.default_rng(0)
+    page = np.clip(rng.normal(240, 4, (300, 400, 3)), 0, 255)
+    page[:, 150:] *= 0.4  # a phone's shadow over most of the sheet
+    with pytest.raises(BlankImageError):
+        prepare(page.astype(np.uint8), "mnist")
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_which_way_the_marks_go_is_read_from_the_marks_not_the_median(inverted):
+    """Pen on paper with a shadow over two thirds of the sheet: the median pixel is dark,
+    yet the marks are darker still (and lighter, once the photo is inverted)."""
+    from classifier.digits import dark_marks
+
+    gray = np.full((240, 300), 0.9, np.float32)
+    gray[:, 100:] = 0.35                       # the shadow
+    gray[60:180, 180:192] = 0.05               # a stroke in the shade
+    gray[60:72, 40:80] = 0.1                   # and one in the light
+    assert float(np.median(gray)) < 0.5
+    assert dark_marks(1 - gray if inverted else gray) is not inverted
+
+
 @pytest.mark.parametrize("bad,message", [
     (b"not an image at all", "not an image"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "not an image"),

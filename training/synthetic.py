@@ -6,7 +6,8 @@
 - ``number``: several digits drawn side by side on one canvas, some touching or broken.
 - ``scribble`` and ``letter``: what is not a digit, drawn the same way (random pen strokes;
   a letter in Pillow's built-in font), for the out-of-distribution score.
-- ``paper``: a digit as dark ink on light, slightly noisy, unevenly lit paper, JPEG-compressed.
+- ``paper``: a digit as dark ink on light, slightly noisy, unevenly lit paper, JPEG-compressed;
+  optionally under a shadow across the sheet, or with the dark table beyond its edge.
 - ``product``: a Fashion-MNIST item turned back into a product photo: coloured, dark on a
   light background, off-centre on a larger canvas, JPEG-compressed.
 """
@@ -96,8 +97,12 @@ def number(digits: list[np.ndarray], rng: np.random.Generator, touching: bool = 
     return out
 
 
-def paper(x28: np.ndarray, rng: np.random.Generator, cropped: bool = False) -> np.ndarray:
-    """``cropped``: the photo framed so tightly that the digit runs off its top and bottom."""
+def paper(x28: np.ndarray, rng: np.random.Generator, cropped: bool = False,
+          shadow: float = 0.0, table: bool = False) -> np.ndarray:
+    """``cropped``: the photo framed so tightly that the digit runs off its top and bottom.
+    ``shadow``: a soft shadow (a phone or a hand) falls across the sheet from a random side,
+    taking this share of the light from paper and ink alike. ``table``: the photo also shows
+    the dark table beyond one edge of the sheet, a tenth to two fifths of its size."""
     size = int(rng.integers(60, 140))
     h, w = int(rng.integers(size + 20, 320)), int(rng.integers(size + 20, 320))
     if cropped:
@@ -114,7 +119,38 @@ def paper(x28: np.ndarray, rng: np.random.Generator, cropped: bool = False) -> n
         top, left = int(rng.integers(0, h - size)), int(rng.integers(0, w - size))
     patch = sheet[top:top + a.shape[0], left:left + size]
     sheet[top:top + a.shape[0], left:left + size] = patch * (1 - a) + ink * a
+    if shadow:
+        sheet = _shade(sheet, rng, shadow)
+    if table:
+        side = int(rng.integers(0, 4))
+        band = int(rng.uniform(0.1, 0.4) * (h if side < 2 else w))
+        strip = rng.normal(0, 5, (band, w, 3) if side < 2 else (h, band, 3))
+        strip += np.array([70, 50, 40]) + rng.normal(0, 6, 3)
+        parts = [strip, sheet] if side in (0, 2) else [sheet, strip]
+        sheet = np.concatenate(parts, 0 if side < 2 else 1)
     return _jpeg(np.clip(sheet, 0, 255).astype(np.uint8), int(rng.integers(55, 90)))
+
+
+def photo_of(drawing: np.ndarray, rng: np.random.Generator, shadow: float = 0.0) -> np.ndarray:
+    """A drawing (RGBA, ink in alpha, e.g. ``number``) written in dark ink on paper and
+    photographed, under a shadow taking ``shadow`` of the light: RGB, JPEG-compressed."""
+    a = drawing[..., 3:].astype(np.float32) / 255
+    h, w = a.shape[:2]
+    sheet = 232 * np.array([1.0, 0.99, 0.95]) * np.ones((h, w, 3)) + rng.normal(0, 5, (h, w, 3))
+    sheet = sheet * (1 - a) + (np.array([25, 30, 70]) + rng.normal(0, 8, 3)) * a
+    if shadow:
+        sheet = _shade(sheet, rng, shadow)
+    return _jpeg(np.clip(sheet, 0, 255).astype(np.uint8), int(rng.integers(55, 90)))
+
+
+def _shade(sheet: np.ndarray, rng: np.random.Generator, depth: float) -> np.ndarray:
+    """A soft shadow (a phone, a hand) across the photo from a random side, its edge a fifth
+    of the photo wide, taking ``depth`` of the light from paper and ink alike."""
+    h, w = sheet.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle = rng.uniform(0, 2 * np.pi)
+    across = np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5)
+    return sheet * (1 - depth / (1 + np.exp(-12 * (across - rng.uniform(-0.3, 0.3)))))[..., None]
 
 
 def product(x28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
