@@ -1,9 +1,11 @@
-"""Wall time of the whole training command to reach given test accuracies: our fast recipe
-against the classic PyTorch MNIST example, side by side, medians of several runs.
+"""Wall time of the whole training command to reach given test accuracies: our recipes
+(fast, five-minutes) against the classic PyTorch MNIST example, side by side, medians of
+several runs.
 
     python benchmarks/time_to_accuracy.py --data-dir ../shared/data [--repeats 3]
+        [--datasets fashion-mnist] [--recipes five-minutes] [--no-reference]
 
-Ours: ``python -m training --recipe fast --dataset D --epochs E`` for each E of a ladder,
+Ours: ``python -m training --recipe R --dataset D --epochs E`` for each (R, E) of a ladder,
 timed from start to exit (imports, data, training, evaluation, checkpoint, OOD fit); its
 accuracy is the checkpoint's test accuracy. "after" is the share of the run spent after the
 last training step, as the command logs it.
@@ -29,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TARGETS = {"mnist": (99.0, 99.5), "fashion-mnist": (92.0, 93.5)}
-LADDER = {"mnist": (1, 4), "fashion-mnist": (7, 10)}  # --epochs of the fast recipe
+# (recipe, --epochs) of each command timed
+LADDER = {"mnist": (("fast", 1), ("fast", 4), ("five-minutes", 15)),
+          "fashion-mnist": (("fast", 7), ("fast", 10), ("five-minutes", 17))}
 
 
 def reference(dataset: str, data_dir: str, epochs: int) -> None:
@@ -99,12 +103,12 @@ def time_reference(dataset: str, data_dir: str, epochs: int) -> list[tuple[float
     return points
 
 
-def time_ours(dataset: str, data_dir: str, epochs: int) -> tuple[float, float, float]:
-    """(seconds, test accuracy %, seconds after training) of one fast-recipe command."""
+def time_ours(dataset: str, data_dir: str, recipe: str, epochs: int) -> tuple[float, float, float]:
+    """(seconds, test accuracy %, seconds after training) of one recipe's command."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "training", "--dataset", dataset,
-                               "--recipe", "fast", "--epochs", str(epochs), "--data-dir",
+                               "--recipe", recipe, "--epochs", str(epochs), "--data-dir",
                                data_dir, "--out-dir", out, "--no-progress"],
                               cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
@@ -121,6 +125,10 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--recipes", nargs="+", default=["fast", "five-minutes"],
+                   choices=["fast", "five-minutes"],
+                   help="time only these recipes' rungs (default: all)")
+    p.add_argument("--no-reference", action="store_true", help="skip the classic example")
     p.add_argument("--reference-epochs", type=int, default=2,
                    help="epochs of each reference run (default: 2)")
     p.add_argument("--reference", help=argparse.SUPPRESS)  # run the reference itself
@@ -132,33 +140,33 @@ def main(argv=None) -> None:
     import torch
     print(f"{args.repeats} runs each, {torch.get_num_threads()} threads\n")
     for dataset in args.datasets:
-        ours = {e: [time_ours(dataset, data_dir, e) for _ in range(args.repeats)]
-                for e in LADDER[dataset]}
-        refs = [time_reference(dataset, data_dir, args.reference_epochs)
-                for _ in range(args.repeats)]
+        ours = {rung: [time_ours(dataset, data_dir, *rung) for _ in range(args.repeats)]
+                for rung in LADDER[dataset] if rung[0] in args.recipes}
+        refs = [] if args.no_reference else [
+            time_reference(dataset, data_dir, args.reference_epochs) for _ in range(args.repeats)]
         print(f"## {dataset}\n\n| command | whole command (s) | test accuracy | after training |"
               "\n| --- | --- | --- | --- |")
         rows = {}
-        for e, runs in ours.items():
+        for (recipe, e), runs in ours.items():
             s, acc = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             share = statistics.median(r[2] / r[0] for r in runs)
-            rows[e] = (s, acc)
-            print(f"| --recipe fast --epochs {e} | {s:.1f} | {acc:.2f}% | {share:.0%} |")
-        for k in range(args.reference_epochs):
+            rows[f"--recipe {recipe} --epochs {e}"] = (s, acc)
+            print(f"| --recipe {recipe} --epochs {e} | {s:.1f} | {acc:.2f}% | {share:.0%} |")
+        for k in range(args.reference_epochs if refs else 0):
             s = statistics.median(r[k][0] for r in refs)
             acc = statistics.median(r[k][1] for r in refs)
             print(f"| classic example, {k + 1} epoch{'s' * (k > 0)} | {s:.1f} | {acc:.2f}% | 0% |")
         print("\n| target | ours | classic example |\n| --- | --- | --- |")
         for target in TARGETS[dataset]:
-            mine = [(s, e) for e, (s, acc) in rows.items() if acc >= target]
+            mine = [(s, command) for command, (s, acc) in rows.items() if acc >= target]
             theirs = [statistics.median(r[k][0] for r in refs)
-                      for k in range(args.reference_epochs)
+                      for k in range(args.reference_epochs if refs else 0)
                       if statistics.median(r[k][1] for r in refs) >= target]
             print(f"| {target}% | "
-                  + (f"{min(mine)[0]:.1f} s (--epochs {min(mine)[1]})" if mine else
-                     f"not reached in {max(LADDER[dataset])} epochs") + " | "
+                  + (f"{min(mine)[0]:.1f} s ({min(mine)[1]})" if mine else
+                     "not reached by the commands timed") + " | "
                   + (f"{theirs[0]:.1f} s" if theirs else
-                     f"not reached in {args.reference_epochs} epochs") + " |")
+                     f"not reached in {args.reference_epochs} epochs" if refs else "-") + " |")
         print(flush=True)
 
 

@@ -21,10 +21,17 @@ def test_a_config_is_frozen_and_changes_only_into_a_new_one():
     assert (cfg.mean, changed.mean) == (None, 0.13) and isinstance(changed, Config)
 
 
-def test_the_fast_recipe_picks_the_architecture_per_dataset():
-    for dataset, recipe in RECIPES["fast"].items():
-        cfg = resolve_config(dataset, recipe="fast")
-        assert (cfg.arch, cfg.epochs, cfg.recipe) == (recipe["arch"], recipe["epochs"], "fast")
+@pytest.mark.parametrize("name", ["fast", "five-minutes"])
+def test_a_recipe_picks_the_architecture_and_its_settings_per_dataset(name):
+    for dataset, recipe in RECIPES[name].items():
+        cfg = resolve_config(dataset, recipe=name)
+        assert (cfg.arch, cfg.epochs, cfg.recipe) == (recipe["arch"], recipe["epochs"], name)
+        assert (cfg.arch_kwargs, cfg.batch_size) == (recipe["arch_kwargs"],
+                                                     recipe.get("batch_size", 128))
+    assert resolve_config("fashion-mnist", recipe="five-minutes").arch_kwargs["width"] == 32
+
+
+def test_recipe_settings_give_way_to_the_command_line():
     assert resolve_config("mnist", recipe="fast", epochs=5).epochs == 5
     with pytest.raises(TrainingError, match="leave out --model"):
         resolve_config("mnist", "resnet18", recipe="fast")
