@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from classifier.image import (BlankImageError, _bbox, _dilate, _has_transparency,
                               _luminance, _resize, _to_uint8)
 
-FLOOR = 0.25  # a shadow takes at most three quarters of the light (see paper_level)
+FLOOR = 0.5  # the paper is never put nearer the ink than half way (see paper_level)
 
 
 def ink_map(rgba: np.ndarray) -> np.ndarray:
@@ -69,11 +69,15 @@ def _small(gray: np.ndarray) -> tuple[np.ndarray, int, int]:
 def paper_level(page: np.ndarray) -> np.ndarray:
     """The paper's own brightness at each pixel of a page whose marks are darker than it
     (H, W): the page with every mark narrower than a quarter of its shorter side closed
-    over. A shadow or uneven light across a phone photo of paper, and a dark table around
-    the sheet, are wider than any stroke and stay part of the paper, so they are not taken
-    for ink. A bold blob of ink wider than that (a big digit's filled loop) would be taken
-    for paper too, but it is darker than any shadow: the paper is never put below
-    FLOOR of its brightest. Worked out at most 256 px across."""
+    over. A shadow or uneven light across a phone photo of paper is wider than any stroke
+    and stays part of the paper, so it is not taken for ink. A bold stroke wider than that
+    (a big digit's filled loop, a tight crop) would be taken for paper too, so the paper is
+    never put nearer the ink's level than FLOOR of the way from it to the brightest paper:
+    a shadow taking up to about half the light is followed, a stroke of any colour is not
+    (bold red or grey ink in a tight crop was erased with a floor set from the paper alone).
+    A dark table beside the sheet is as dark as ink and still counts as ink, and so does the
+    shadow on an empty page (its darkest pixels are the shadow). Worked out at most 256 px
+    across."""
     h, w = page.shape
     small, size, step = _small(page)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
@@ -83,7 +87,8 @@ def paper_level(page: np.ndarray) -> np.ndarray:
     padded = np.pad(small, pad, mode="reflect", reflect_type="odd")
     level = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     level = level[pad:pad + small.shape[0], pad:pad + small.shape[1]]
-    level = np.maximum(level, FLOOR * float(np.percentile(level, 95)))
+    ink, paper = float(np.percentile(small, 1)), float(np.percentile(level, 95))
+    level = np.maximum(level, ink + FLOOR * (paper - ink))
     if step == 1:
         return level
     # Enlarged, a sharp shadow's edge blurs over a few pixels; the paper's level there is

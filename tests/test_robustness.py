@@ -58,14 +58,32 @@ def test_digit_on_paper_running_off_the_photo(mnist):
     assert np.mean(hits) >= 0.97
 
 
-@pytest.mark.parametrize("kind,floor", [("shadow", 0.97), ("table", 0.85)])
-def test_digit_on_paper_under_a_shadow_or_beside_the_table(mnist, kind, floor):
-    """A phone photo of paper: a shadow taking 60% of the light over part of the sheet, or
-    the dark table beyond its edge. Both used to be taken for ink (36% and 10% read right
-    on 300 such photos; now 100% and 90%)."""
+def test_digit_on_paper_under_a_shadow(mnist):
+    """A phone photo of paper with a shadow taking 60% of the light over part of the sheet:
+    it used to be taken for ink (36% read right on 300 such photos; now 100%)."""
     rng = np.random.default_rng(3)
     clf = load_model("mnist-cnn")
-    make = {"shadow": dict(shadow=0.6), "table": dict(table=True)}[kind]
-    hits = [clf.predict(synthetic.paper(x, rng, **make)) == str(y)
+    hits = [clf.predict(synthetic.paper(x, rng, shadow=0.6)) == str(y)
             for x, y in zip(mnist[0][:100].numpy(), mnist[1][:100].tolist())]
-    assert np.mean(hits) >= floor
+    assert np.mean(hits) >= 0.97
+
+
+@pytest.mark.parametrize("colour", [(200, 0, 0), (110, 110, 110)])
+def test_bold_coloured_ink_in_a_tight_crop_is_not_taken_for_paper(mnist, colour):
+    """Strokes wider than the paper estimate's closing. Of 150: red and grey 100% (99.3%
+    with the median as the paper; 92.7% and 88.7% with the paper floored from its own
+    brightness alone)."""
+    import torch
+    import torch.nn.functional as F
+    from PIL import Image
+
+    clf = load_model("mnist-cnn")
+    hits = []
+    for x, y in zip(mnist[0][:100].numpy(), mnist[1][:100].tolist()):
+        a = np.asarray(Image.fromarray(x).resize((224, 224), Image.BILINEAR)) / 255
+        a = F.max_pool2d(torch.from_numpy(a)[None, None], 7, 1, 3)[0, 0].numpy()
+        rows, cols = np.flatnonzero(a.max(1) > 0.3), np.flatnonzero(a.max(0) > 0.3)
+        a = a[max(0, rows[0] - 4):rows[-1] + 5, max(0, cols[0] - 4):cols[-1] + 5, None]
+        photo = (245 * (1 - a) + np.array(colour) * a).clip(0, 255).astype(np.uint8)
+        hits.append(clf.predict(photo) == str(y))
+    assert np.mean(hits) >= 0.97
