@@ -116,6 +116,26 @@ def test_a_digit_drawn_in_two_strokes_that_do_not_meet_is_one_digit(strokes, dig
     assert load_model("mnist-cnn").read_number(drawn(*strokes))["number"] == digit
 
 
+def one(x):
+    return [[(x, 60), (x, 220)]]
+
+
+def seven(x):
+    return [[(x - 35, 60), (x + 35, 60), (x - 5, 220)]]
+
+
+@pytest.mark.parametrize("strokes, number", [
+    (one(100) + seven(151), "17"), (one(100) + seven(155), "17"),  # read 7 and 0 before
+    (seven(100) + one(151), "71"), (seven(100) + one(155), "71"),  # read 7
+    (one(80) + [[(126, 60), (96, 160), (171, 160)], [(151, 90), (151, 220)]], "14"),  # read 4
+])
+def test_a_one_that_touches_its_neighbour_is_read_as_a_digit_of_its_own(strokes, number):
+    """Together narrower than 0.7 of their height, the pair was never cut: read whole it
+    looks unlike any digit, and cut it reads surely as two."""
+    drawing = synthetic.pen(280, strokes, handwriting.PEN, round_ends=True)
+    assert load_model("mnist-cnn").read_number(drawing)["number"] == number
+
+
 def test_a_zigzag_is_not_read_as_a_row_of_ones():
     """Cut at its turns, a zigzag gives strokes that each read as a sure 1."""
     points = [(40 + 25 * k, 80 if k % 2 else 200) for k in range(9)]
