@@ -1,6 +1,6 @@
 """Wall time of the whole training command to reach given test accuracies: our recipes
-(fast, five-minutes) against the classic PyTorch MNIST example, side by side, medians of
-several runs.
+(fast, five-minutes, ten-seconds) against the classic PyTorch MNIST example, side by side,
+medians of several runs.
 
     python benchmarks/time_to_accuracy.py --data-dir ../shared/data [--repeats 3]
         [--datasets fashion-mnist] [--recipes five-minutes] [--no-reference]

@@ -21,7 +21,7 @@ def test_a_config_is_frozen_and_changes_only_into_a_new_one():
     assert (cfg.mean, changed.mean) == (None, 0.13) and isinstance(changed, Config)
 
 
-@pytest.mark.parametrize("name", ["fast", "five-minutes"])
+@pytest.mark.parametrize("name", ["fast", "five-minutes", "ten-seconds"])
 def test_a_recipe_picks_the_architecture_and_its_settings_per_dataset(name):
     for dataset, recipe in RECIPES[name].items():
         cfg = resolve_config(dataset, recipe=name)
