@@ -122,7 +122,7 @@ def _best_reading(region, left, right, height, judge, whole=False, from_width=No
         cuts = [left, right]
     elif from_width is not None:
         cuts = _cut_candidates(region, left, right, height, from_width)
-    elif right - left < MAY_HOLD_TWO * height:
+    elif right - left < MAY_HOLD_TWO * height:  # one digit, or a 1 touching its neighbour
         one = _best_reading(region, left, right, height, judge, whole=True)
         if right - left < NARROW_PAIR * height or one[3] >= UNSURE:
             return one
