@@ -136,6 +136,15 @@ def test_a_one_that_touches_its_neighbour_is_read_as_a_digit_of_its_own(strokes,
     assert load_model("mnist-cnn").read_number(drawing)["number"] == number
 
 
+def test_numbers_drawn_with_their_digits_touching():
+    """Slanted digits drawn close overlap: no upright column runs between them, and the cuts
+    are looked for leaning too. Measured: 50 of these 60 right, 44 with upright cuts only."""
+    rng = np.random.default_rng(21)
+    clf = load_model("mnist-cnn")
+    drawn = [handwriting.handwritten_number(rng, 3, gap=(0.0, 0.12)) for _ in range(60)]
+    assert sum(clf.read_number(d)["number"] == n for d, n in drawn) >= 48
+
+
 def test_a_zigzag_is_not_read_as_a_row_of_ones():
     """Cut at its turns, a zigzag gives strokes that each read as a sure 1."""
     points = [(40 + 25 * k, 80 if k % 2 else 200) for k in range(9)]
