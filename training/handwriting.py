@@ -95,8 +95,9 @@ def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANV
                        pen: int = PEN, gap: tuple[float, float] = (0.12, 0.45)
                        ) -> tuple[np.ndarray, str]:
     """(RGBA drawing, its number): ``digits`` digits side by side, ``gap`` (0.12-0.45) of
-    their height apart (under the pen's width, their strokes touch), the line at most 55-95% of the canvas's width and its digits at most
-    60-200 px tall (the ink of four-digit numbers: 65-103 px tall, 10th-90th percentile)."""
+    their height apart (under the pen's width, their strokes touch), the line at most 55-95%
+    of the canvas's width and its digits at most 60-200 px tall (the ink of four-digit
+    numbers: 65-103 px tall, 10th-90th percentile)."""
     number = "".join(str(d) for d in rng.integers(0, 10, digits))
     shapes = [strokes_of(d, rng) for d in number]
     gap = rng.uniform(*gap)
