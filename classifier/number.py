@@ -16,8 +16,8 @@ stem of an h, k or r is read as a 1); no cut runs through the middle of a loop (
 like the training digits: each piece pays for its out-of-distribution score beyond 0.4
 of the model's threshold (``ODD_COST``). Two touching digits squeezed into one 20x20 box
 look like no digit, and neither do the halves of a wide 0 or 2, which a classifier alone
-reads confidently. A zigzag cuts at its turns into strokes that each read as a sure 1: a cut reading with three 1s in a
-row is taken for a scribble and the blob is read whole. A piece much shorter than the
+reads confidently. A zigzag cuts at its turns into strokes that each read as a sure 1: a
+cut reading with three 1s in a row is taken for a scribble and the blob is read whole. A piece much shorter than the
 tallest region pays too (``LOW_COST``): cut off, a 9's detached tail or a 4's stem reads as
 a sure 1. The other way round, two neighbouring regions close and narrow enough to be one
 digit are also read together, and kept together when that scores much better (a 0 drawn
