@@ -5,24 +5,25 @@ tell how many digits a blob holds (digits that touch), the classifier's answers 
     images, probs, scores = read_digits(load_rgba("42.png"), judge)
 
 The split: strokes are joined across small breaks (a dilation of 3% of the ink's height);
-regions under 2% of the ink are dropped as specks; regions that share most of their columns,
-and regions too short to be a digit (a 5's detached bar), join the region beside them. A
-region wider than 0.7 times the tallest one may hold digits that touch: it is also read cut
-at columns of little ink, and the reading chosen is the one whose pieces read most surely
-as digits (a narrower one, from 0.45, when whole it reads unsurely: a 1 touching its
+regions under 2% of the ink are dropped as specks; regions that share most of their
+columns, and regions too short to be a digit (a 5's detached bar), join the region beside
+them. A region wider than 0.7 times the tallest one may hold digits that touch: it is also
+read cut at columns of little ink, and the reading chosen is the one whose pieces read most
+surely as digits (a narrower one, from 0.45, when whole it reads unsurely: a 1 touching its
 neighbour, "17" read 7; its cut reading is taken only when sure and clearly better, or the
-stem of an h, k or r is read as a 1); no cut runs through the middle of a loop (a narrow
-0 cut down its middle gives two halves that read as sure 1s). Sure means confident *and*
-like the training digits: each piece pays for its out-of-distribution score beyond 0.4
-of the model's threshold (``ODD_COST``). Two touching digits squeezed into one 20x20 box
-look like no digit, and neither do the halves of a wide 0 or 2, which a classifier alone
-reads confidently. A zigzag cuts at its turns into strokes that each read as a sure 1: a
-cut reading with three 1s in a row is taken for a scribble and the blob is read whole. A piece much shorter than the
-tallest region pays too (``LOW_COST``): cut off, a 9's detached tail or a 4's stem reads as
-a sure 1. The other way round, two neighbouring regions close and narrow enough to be one
-digit are also read together, and kept together when that scores much better (a 0 drawn
-in two strokes, ( ), read 67 before): a 1 with a flag or a foot looks unlike the training
-digits, and read whole with its neighbour it was lost ("16" read 6).
+stem of an h, k or r is read as a 1); no cut runs through the middle of a loop (a narrow 0
+cut down its middle gives two halves that read as sure 1s). Sure means confident *and* like
+the training digits: each piece pays for its out-of-distribution score beyond 0.4 of the
+model's threshold (``ODD_COST``). Two touching digits squeezed into one 20x20 box look like
+no digit, and neither do the halves of a wide 0 or 2, which a classifier alone reads
+confidently. A zigzag cuts at its turns into strokes that each read as a sure 1: a cut
+reading with three 1s in a row is taken for a scribble and the blob is read whole. A piece
+much shorter than the tallest region pays too (``LOW_COST``): cut off, a 9's detached tail
+or a 4's stem reads as a sure 1. The other way round, two neighbouring regions close and
+narrow enough to be one digit are also read together, and kept together when that scores
+much better (a 0 drawn in two strokes, ( ), read 67 before): a 1 with a flag or a foot
+looks unlike the training digits, and read whole with its neighbour it was lost ("16" read
+6).
 Figures: ``benchmarks/robustness.py``.
 """
 from __future__ import annotations
