@@ -1,4 +1,4 @@
-"""What users send, built from real test images (tests/synthetic.py), through the shipped
+"""What users send, built from real test images (training/synthetic.py), through the shipped
 models. Thresholds are the product's promises; ``benchmarks/robustness.py`` reports the
 same figures on more images."""
 import numpy as np
