@@ -23,7 +23,8 @@ from classifier.preprocess import prepare  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.data import read_split  # noqa: E402
 from training.handwriting import handwritten_digit  # noqa: E402
-from training.ood import fitted, handwritten, other_dataset, score_images  # noqa: E402
+from training.ood import (fitted, handwritten, handwritten_count, other_dataset,  # noqa: E402
+                          score_images)
 from training.outliers import LETTERS as TRAINED_LETTERS  # noqa: E402
 
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefghjkmnpqrtuvwxy"  # not I, O, S, Z, i, l, o, s, z: digit-like
@@ -89,7 +90,7 @@ def measure(name: str, data_dir: str, sets: dict) -> list[str]:
     model, config = load_checkpoint(name)
     images, labels = read_split(data_dir, config["dataset"], "train", download=False)
     stats, val = fitted(model, config, images, labels, other=other_dataset(config, data_dir),
-                        drawn=handwritten(config))  # as training.ood fits the shipped score
+                        drawn=handwritten(config, handwritten_count(config)))  # as shipped
     threshold = {m: float(torch.quantile(s, 0.99)) for m, s in val.items()}
     shipped = config.get("ood", {}).get("method")
     if shipped:  # the checkpoint's own threshold (it may also cover canvas drawings)

@@ -11,7 +11,8 @@ from classifier.preprocess import normalize, prepare
 from training import synthetic
 from training.data import read_split
 from training.handwriting import handwritten_digit
-from training.ood import OTHER_PROTOTYPES, fit_stats, handwritten, prototypes
+from training.ood import (HANDWRITTEN, OTHER_PROTOTYPES, fit_stats, handwritten,
+                          handwritten_count, prototypes)
 
 
 def flagged(clf, seen) -> float:
@@ -149,10 +150,11 @@ def test_features_are_what_the_last_layer_reads():
 
 
 def test_digits_drawn_as_on_the_page_join_the_fit_as_the_checkpoint_records():
-    config = {"dataset": "mnist", "training": {"limit": 300}, "mean": 0.1307, "std": 0.3081}
-    images, labels = handwritten(config)  # a tenth of a short run's images
+    config = {"dataset": "mnist", "training": {}, "mean": 0.1307, "std": 0.3081}
+    images, labels = handwritten(config, 30)
     assert images.shape == (30, 28, 28) and images.dtype == torch.uint8
     assert labels.shape == (30,) and 0 <= int(labels.min()) and int(labels.max()) <= 9
-    config["ood"] = {"handwritten": 0}  # fitted without them: a refit keeps it so
-    assert len(handwritten(config)[0]) == 0
-    assert len(handwritten({"dataset": "fashion-mnist", "training": {}})[0]) == 0
+    assert torch.equal(handwritten(config, 30)[0], images)  # its own seed: the same each time
+    assert handwritten_count(config) == HANDWRITTEN["digits"] > 0
+    assert handwritten_count({**config, "ood": {"handwritten": 0}}) == 0  # a refit keeps it
+    assert handwritten_count({"dataset": "fashion-mnist", "training": {}}) == 0

@@ -78,13 +78,13 @@ OWN_PROTOTYPES = {"digits": 3, "clothing": 1}
 # Digits as people draw them on the page, in styles MNIST has few of, join a digit model's
 # training images in the fit of its own centres (``training.handwriting``: a 1 with a flag
 # or a foot, a 4 drawn open or closed, ...; its own seed, apart from the benchmarks'). On
-# mnist-cnn, 3,000 of them: handwritten 1s with a flag flagged as not a digit 11.5 -> 0%,
-# with a foot 6.0 -> 0%, scribbles 95.0 -> 96.2%, letters 92.8 -> 93.2%, held-out letters
-# 84.4 -> 84.0%, test images and canvas drawings 0.4% and 0.8% both times (500 each). A
-# checkpoint records its count (``"handwritten"``), which a refit keeps: mnist-linear,
-# -svm and -resnet18 flagged none or nearly none of them before and fit without them (with
-# them, at their shipped thresholds, mnist-svm's scribbles flagged 20 -> 14%, -resnet18's
-# 72 -> 70%; benchmarks/ood.py).
+# mnist-cnn, refitted without and with 3,000 of them: handwritten 1s with a flag flagged as
+# not a digit 11.5 -> 0%, with a foot 6.0 -> 0% (200 each), scribbles 95.0 -> 96.2%, letters
+# 92.8 -> 93.2%, held-out letters 84.4 -> 84.0%, test images and canvas drawings 0.4% and
+# 0.8% both times (500 each). A checkpoint records its count (``"handwritten"``), which a
+# refit keeps: mnist-linear, -svm and -resnet18 flagged none or nearly none of them before
+# and fit without them (with them, at their shipped thresholds, mnist-svm's scribbles
+# flagged 20 -> 14%, -resnet18's 72 -> 70%; benchmarks/ood.py).
 HANDWRITTEN = {"digits": 3000, "clothing": 0}
 HANDWRITTEN_SEED = 100
 PAGE_INPUTS = {"digits": (sketch, "canvas drawings", 5000),
@@ -157,21 +157,22 @@ def own_centres(config: dict) -> int:
             or OWN_PROTOTYPES[DATASETS[config["dataset"]].kind])
 
 
-def handwritten(config: dict, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(uint8 (n, 28, 28), labels) digits drawn as on the page and prepared by the app's
-    recipe; ``n`` defaults to ``HANDWRITTEN`` for the checkpoint's kind of dataset (none for
-    clothing) unless the checkpoint records its own count (``"handwritten"`` in its config's
-    ``"ood"``), a tenth of its ``limit`` for a run on fewer images."""
-    if n is None:
-        n = (config.get("ood") or {}).get("handwritten", HANDWRITTEN[DATASETS[config["dataset"]].kind])
-        limit = config["training"].get("limit")
-        n = min(n, limit // 10) if limit else n
+def handwritten_count(config: dict) -> int:
+    """Digits drawn as on the page in a checkpoint's fit: the count it records, or for a new
+    checkpoint its kind of dataset's (``HANDWRITTEN``)."""
+    recorded = (config.get("ood") or {}).get("handwritten")
+    return HANDWRITTEN[DATASETS[config["dataset"]].kind] if recorded is None else recorded
+
+
+def handwritten(config: dict, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 (n, 28, 28), labels) digits drawn as on the page (``HANDWRITTEN_SEED``) and
+    prepared by the checkpoint's recipe."""
     rng = np.random.default_rng(HANDWRITTEN_SEED)
     drawn = [handwritten_digit(rng) for _ in range(n)]
-    images = [prepare(d, recipe_for(config)) for d, _ in drawn]
-    if not images:
+    if not drawn:
         return torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
-    return torch.as_tensor(np.stack(images)), torch.tensor([int(y) for _, y in drawn])
+    images = np.stack([prepare(d, recipe_for(config)) for d, _ in drawn])
+    return torch.as_tensor(images), torch.tensor([int(y) for _, y in drawn])
 
 
 def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
@@ -190,7 +191,8 @@ def fitted(model, config: dict, images: torch.Tensor, labels: torch.Tensor,
                                        generator=torch.Generator().manual_seed(0))[:fit_images]]
     fit_images, fit_labels = images[fit_idx], labels[fit_idx]
     if drawn is not None and len(drawn[0]):
-        fit_images, fit_labels = torch.cat([fit_images, drawn[0]]), torch.cat([fit_labels, drawn[1]])
+        fit_images = torch.cat([fit_images, drawn[0]])
+        fit_labels = torch.cat([fit_labels, drawn[1]])
     _, feats = model_outputs(model, fit_images, config["mean"], config["std"])
     stats = fit_stats(feats, fit_labels, len(config["class_names"]),
                       per_class=per_class or own_centres(config))
@@ -230,13 +232,18 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
     ``train``: the (images, labels) of the training split, when already read;
     ``val_outputs``: the model's (logits, features) of its validation images, when known;
     ``centres``: per class of its own classes (default: ``own_centres``);
-    ``handwritten_digits``: how many (default: ``handwritten``'s)."""
+    ``handwritten_digits``: digits drawn as on the page in the fit (default:
+    ``handwritten_count``), recorded for later refits."""
     model, config = load_checkpoint(name)
     centres = centres or own_centres(config)
     folder = Path(config["folder"])
     images, labels = train or read_split(data_dir, config["dataset"], "train", download=False)
     other = other_dataset(config, data_dir, QUICK_FIT_IMAGES // 2 if quick else OTHER_IMAGES)
-    hand = None if quick else handwritten(config, handwritten_digits)  # quick: none
+    if handwritten_digits is None:
+        handwritten_digits = handwritten_count(config)
+    limit = config["training"].get("limit")  # a run on fewer images: a tenth as many
+    hand = None if quick else handwritten(  # quick: none (a refit adds them)
+        config, min(handwritten_digits, limit // 10) if limit else handwritten_digits)
     stats, val = fitted(model, config, images, labels,
                         QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs, other, centres,
                         hand)
@@ -270,7 +277,7 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
                       f"{len(other[0])} of its images")
     full["ood"] = {"method": method, "threshold": round(threshold, 4), "fitted_on": fitted_on,
                    "threshold_from": source, "centres_per_class": centres,
-                   "handwritten": 0 if hand is None else len(hand[0])}
+                   "handwritten": handwritten_digits}
     path.write_text(json.dumps(full, indent=2) + "\n")
     log(f"{config['name']}: {method} threshold {threshold:.3f}")
     return full["ood"]
