@@ -5,10 +5,10 @@ development photos (accepted answers per photo class); big drawings touching eac
 edge; numbers of 2-4 digits read whole (written apart, with broken strokes, touching);
 two-digit numbers with a 1, drawn as pen strokes close together (``pairs``); digits and
 numbers of 2-4 digits drawn as pen strokes on the page's canvas with its pen, in a stroke
-font of common styles, not from MNIST (``handwriting``, training/handwriting.py); what the
-digit page warns about (``warned``: scribbles, letters and shapes, against drawn digits
-and numbers, read as the page reads them, a number or one digit); and, with ``--ood``, the
-out-of-distribution table of ``benchmarks/ood.py``.
+font of common styles, not from MNIST, also written uphill and downhill (``handwriting``,
+training/handwriting.py); what the digit page warns about (``warned``: scribbles, letters
+and shapes, against drawn digits and numbers, read as the page reads them, a number or one
+digit); and, with ``--ood``, the out-of-distribution table of ``benchmarks/ood.py``.
 
     python benchmarks/robustness.py [--n 2000] [--ood]
         [--parts sets edges numbers pairs handwriting warned photos]
@@ -129,6 +129,17 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
         print(f"mnist          handwritten: {digits} digits mnist-cnn            whole number "
               f"right {100 * right / len(numbers):6.2f}%  (n={len(numbers)}, pen {pen} px)",
               flush=True)
+    for slope in (-0.2, 0.2):  # written uphill and downhill, the digits upright
+        right, total = 0, 0
+        for digits in (2, 3, 4):
+            rng = np.random.default_rng(seed * 10 + digits)
+            numbers = [handwritten_number(rng, digits, pen=pen, slope=slope)
+                       for _ in range(n // 8)]
+            right += sum(_read(cnn, d) == number for d, number in numbers)
+            total += len(numbers)
+        print(f"mnist          handwritten: {'uphill' if slope < 0 else 'downhill':<8} "
+              f"mnist-cnn            whole number right {100 * right / total:6.2f}%  "
+              f"(n={total}, 2-4 digits, {abs(slope):.1f} px per px, pen {pen} px)", flush=True)
 
 
 def warned(clf, n: int, mnist: np.ndarray) -> None:

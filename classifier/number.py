@@ -23,7 +23,10 @@ or a 4's stem reads as a sure 1. The other way round, two neighbouring regions c
 narrow enough to be one digit are also read together, and kept together when that scores
 much better (a 0 drawn in two strokes, ( ), read 67 before): a 1 with a flag or a foot
 looks unlike the training digits, and read whole with its neighbour it was lost ("16" read
-6).
+6). A line written uphill or downhill, its digits upright, is also read levelled (each
+column moved by the slope fitted to the middle of its ink) and the surer reading is taken:
+sloping, digits that touch make a blob taller than a digit, and a piece holding two of
+them escapes the cost of a short piece ("4416" read 446).
 Figures: ``benchmarks/robustness.py``.
 """
 from __future__ import annotations
@@ -82,6 +85,9 @@ HOLE_WIDE = 0.5      # unless it is wider than this: then two touching digits cl
 JOIN_GAP = 0.2       # neighbouring regions this close (times the height) and together
 JOIN_WIDE = 1.1      # no wider than this may be one digit drawn with a pen lift,
 JOIN_COST = 5.0      # read whole if that scores this much better than apart (was 1)
+LEVEL_WIDE = 1.2     # a line this much wider than tall, climbing or falling by at least
+LEVEL_FROM = 0.05    # this and at most this (rows per column; steeper, a scribble), is
+LEVEL_MOST = 0.3     # also read levelled, and the surer reading is taken
 
 
 def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
@@ -90,6 +96,21 @@ def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
     classes) probabilities, (k,) how unlike a digit each is, as a distance score over its
     threshold, or None, (k,) the model's out-of-distribution scores, or None)."""
     ink = clean_ink(rgba)
+    reading = _read_line(ink, judge)
+    slope = _line_slope(ink)
+    if LEVEL_FROM <= abs(slope) <= LEVEL_MOST:  # written uphill or downhill: read levelled too
+        levelled = _read_line(_levelled(ink, slope), judge)
+        reading = max(reading, levelled, key=lambda r: r[3])
+    images, probs, scores, _ = reading
+    if len(images) > MAX_DIGITS:
+        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+                              "its digits side by side.")
+    return np.stack(images), np.stack(probs), None if None in scores else np.array(scores)
+
+
+def _read_line(ink: np.ndarray, judge):
+    """(digit images, probabilities, out-of-distribution scores, score) of the best reading
+    of a line of ink: its regions read one by one, neighbours also together."""
     regions, height = digit_regions(ink)
     if len(regions) > 2 * MAX_DIGITS:  # even joined in pairs, too many digits: read none
         raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
@@ -106,13 +127,32 @@ def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
             score, chosen = best[n - 2]
             options.append((score + joined[3] - JOIN_COST, chosen + [joined]))
         best[n] = max(options, key=lambda o: o[0])
-    images = [im for r in best[len(regions)][1] for im in r[0]]
-    probs = [p for r in best[len(regions)][1] for p in r[1]]
-    scores = [u for r in best[len(regions)][1] for u in r[2]]
-    if len(images) > MAX_DIGITS:
-        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
-                              "its digits side by side.")
-    return np.stack(images), np.stack(probs), None if None in scores else np.array(scores)
+    score, chosen = best[len(regions)]
+    return ([im for r in chosen for im in r[0]], [p for r in chosen for p in r[1]],
+            [u for r in chosen for u in r[2]], score)
+
+
+def _line_slope(ink: np.ndarray) -> float:
+    """How steeply a line of ink climbs (negative) or falls, rows per column: the slope of
+    the middle of each column's ink, fitted across a line at least LEVEL_WIDE times as wide
+    as it is tall; 0 for anything narrower (one digit)."""
+    mask = ink > 0.25
+    counts = mask.sum(0)
+    cols, rows = np.flatnonzero(counts), np.flatnonzero(mask.any(1))
+    if cols.size < 2 or cols[-1] - cols[0] + 1 < LEVEL_WIDE * (rows[-1] - rows[0] + 1):
+        return 0.0
+    middle = (mask * np.arange(mask.shape[0])[:, None]).sum(0)[cols] / counts[cols]
+    return float(np.polyfit(cols, middle, 1, w=np.sqrt(counts[cols]))[0])
+
+
+def _levelled(ink: np.ndarray, slope: float) -> np.ndarray:
+    """The ink with each column moved up or down by ``slope`` times its distance from the
+    middle column, so a line written uphill or downhill runs level (the digits keep their
+    upright strokes upright)."""
+    h, w = ink.shape
+    extra = int(np.ceil(abs(slope) * w / 2)) + 1
+    shear = np.float32([[1, 0, 0], [-slope, 1, extra + slope * w / 2]])
+    return cv2.warpAffine(ink, shear, (w, h + 2 * extra), flags=cv2.INTER_LINEAR)
 
 
 def _may_be_one(a, b, height) -> bool:

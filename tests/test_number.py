@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from classifier.number import _inside_loops
+from classifier.number import _inside_loops, _line_slope
 from classifier.predict import load_model
 from training import handwriting, synthetic
 from training.data import read_split
@@ -143,6 +143,28 @@ def test_numbers_drawn_with_their_digits_touching():
     clf = load_model("mnist-cnn")
     drawn = [handwriting.handwritten_number(rng, 3, gap=(0.0, 0.12)) for _ in range(60)]
     assert sum(clf.read_number(d)["number"] == n for d, n in drawn) >= 48
+
+
+def test_numbers_written_uphill_or_downhill():
+    """The line climbs or falls while its digits stay upright, so the blob of digits that
+    touch is taller than a digit, and a piece holding two of them escapes the cost of a
+    short piece ("4416" read 446). Measured: 77 of these 80 right, 71 before the line was
+    also read levelled."""
+    clf = load_model("mnist-cnn")
+    right = 0
+    for slope in (-0.2, 0.2):
+        rng = np.random.default_rng(41)
+        drawn = [handwriting.handwritten_number(rng, 4, slope=slope) for _ in range(40)]
+        right += sum(clf.read_number(d)["number"] == n for d, n in drawn)
+    assert right >= 75
+
+
+@pytest.mark.parametrize("slope", [-0.25, 0.0, 0.15])
+def test_the_slope_of_a_line_of_digits_is_measured(slope):
+    zeros = [arc(0, 360, centre=(40 + 65 * k, 140 + slope * 65 * (k - 1.5)), radii=(22, 40))
+             for k in range(4)]
+    assert abs(_line_slope(drawn(*zeros)[..., 3] / 255.0) - slope) < 0.03
+    assert _line_slope(drawn(*zeros[:1])[..., 3] / 255.0) == 0.0  # one digit: no line
 
 
 def test_a_zigzag_is_not_read_as_a_row_of_ones():

@@ -92,12 +92,14 @@ def handwritten_digit(rng: np.random.Generator, canvas: int = CANVAS, pen: int =
 
 
 def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANVAS,
-                       pen: int = PEN, gap: tuple[float, float] = (0.12, 0.45)
-                       ) -> tuple[np.ndarray, str]:
+                       pen: int = PEN, gap: tuple[float, float] = (0.12, 0.45),
+                       slope: float = 0.0) -> tuple[np.ndarray, str]:
     """(RGBA drawing, its number): ``digits`` digits side by side, ``gap`` (0.12-0.45) of
     their height apart (under the pen's width, their strokes touch), the line at most 55-95%
     of the canvas's width and its digits at most 60-200 px tall (the ink of four-digit
-    numbers: 65-103 px tall, 10th-90th percentile)."""
+    numbers: 65-103 px tall, 10th-90th percentile). ``slope``: the line climbs (negative)
+    or falls by this many pixels per pixel across, its digits upright, as when writing
+    uphill or downhill."""
     number = "".join(str(d) for d in rng.integers(0, 10, digits))
     shapes = [strokes_of(d, rng) for d in number]
     gap = rng.uniform(*gap)
@@ -106,9 +108,12 @@ def handwritten_number(rng: np.random.Generator, digits: int, canvas: int = CANV
     line = sum(widths) + gap * (digits - 1)
     height = min(rng.uniform(0.55, 0.95) * (canvas - pen) / line, rng.uniform(60, 200))
     x = (canvas - line * height) / 2 + rng.uniform(-0.1, 0.1) * (canvas - line * height)
-    y = rng.uniform(pen, canvas - pen - height)
+    rise = abs(slope) * line * height / 2  # the line's middle moves this far up and down
+    y = rng.uniform(pen + rise, canvas - pen - height - rise)
+    centre = x + line * height / 2
     strokes = []
     for shape, (low, _), width in zip(shapes, extents, widths):
-        strokes += [s * height + (x - low[0] * height, y) for s in shape]
+        at = y + slope * (x + width * height / 2 - centre)
+        strokes += [s * height + (x - low[0] * height, at) for s in shape]
         x += (width + gap) * height
     return draw_pen(canvas, strokes, pen, round_ends=True), number
