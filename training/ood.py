@@ -166,7 +166,10 @@ def handwritten_count(config: dict) -> int:
 
 def handwritten(config: dict, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(uint8 (n, 28, 28), labels) digits drawn as on the page (``HANDWRITTEN_SEED``) and
-    prepared by the checkpoint's recipe."""
+    prepared by the checkpoint's recipe; for a run on fewer images (its ``limit``), at most
+    a tenth as many."""
+    limit = config["training"].get("limit")
+    n = min(n, limit // 10) if limit else n
     rng = np.random.default_rng(HANDWRITTEN_SEED)
     drawn = [handwritten_digit(rng) for _ in range(n)]
     if not drawn:
@@ -241,9 +244,7 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
     other = other_dataset(config, data_dir, QUICK_FIT_IMAGES // 2 if quick else OTHER_IMAGES)
     if handwritten_digits is None:
         handwritten_digits = handwritten_count(config)
-    limit = config["training"].get("limit")  # a run on fewer images: a tenth as many
-    hand = None if quick else handwritten(  # quick: none (a refit adds them)
-        config, min(handwritten_digits, limit // 10) if limit else handwritten_digits)
+    hand = None if quick else handwritten(config, handwritten_digits)  # a refit adds them
     stats, val = fitted(model, config, images, labels,
                         QUICK_FIT_IMAGES if quick else FIT_IMAGES, val_outputs, other, centres,
                         hand)
