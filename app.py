@@ -220,12 +220,14 @@ def several_digits(clf, image) -> dict | None:
 
 def number_message(clf, number: dict) -> str:
     """What the page says of a drawing read as several digits: the number, or, when half its
-    pieces or more look unlike digits (a scribble cut up), that it does not look like one."""
+    pieces or more look unlike digits, or one nothing like any (a scribble cut up), that it
+    does not look like one."""
     digits, unlike = number["digits"], sum(d["ood"] for d in number["digits"])
     if number["ood"]:
+        how = "unlike" if 2 * unlike >= len(digits) else "nothing like"
         return (f"**This does not look like a number** to {clf.name}: cut into {len(digits)} "
                 f"pieces it would read {number['number']}, but {unlike} of them "
-                f"{'looks' if unlike == 1 else 'look'} unlike the digits it was trained on "
+                f"{'looks' if unlike == 1 else 'look'} {how} the digits it was trained on "
                 "(greyed below). Neither that nor the guesses below are to be trusted.")
     return (f"**Reads as the number {number['number']}**: "
             + ", ".join(f"{d['label']} ({d['prob']:.0%})" for d in digits)

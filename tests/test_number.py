@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from classifier.number import _inside_loops, _line_slope
-from classifier.predict import load_model
+from classifier.predict import FAR_UNLIKE, load_model
 from training import handwriting, synthetic
 from training.data import read_split
 
@@ -205,4 +205,25 @@ def test_each_digit_is_flagged_as_one_digit_would_be_whatever_the_score():
         number = clf.read_number(synthetic.scribble(np.random.default_rng(1)))
         flags = [d["ood"] for d in number["digits"]]
         assert flags == [clf.assess(d["image"])[2] for d in number["digits"]], ood
-        assert any(flags) and number["ood"] == (2 * sum(flags) >= len(flags)), ood
+        far = ood is cnn.ood_config and any(d["ood_score"] > FAR_UNLIKE * ood["threshold"]
+                                            for d in number["digits"])
+        assert any(flags) and number["ood"] == (2 * sum(flags) >= len(flags) or far), ood
+
+
+def test_a_number_with_one_piece_far_unlike_any_digit_is_not_a_number():
+    """Two drawn digits and a filled box beside them: one piece of three is flagged, under
+    half, but it is so far from every digit that the drawing is not announced as a number."""
+    clf = load_model("mnist-cnn")
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        drawing, truth = handwriting.handwritten_number(rng, 2)
+        drawing = np.pad(drawing, ((0, 0), (0, 120), (0, 0)))
+        ink = drawing[..., 3]
+        rows, right = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))[-1]
+        boxed = drawing.copy()
+        boxed[rows[0]:rows[-1], right + 20:right + 20 + (rows[-1] - rows[0]) * 3 // 4, 3] = 255
+        plain, number = clf.read_number(drawing), clf.read_number(boxed)
+        assert plain["number"] == truth and not plain["ood"]
+        flags = [d["ood"] for d in number["digits"]]
+        assert number["number"].startswith(truth) and flags == [False, False, True], number
+        assert number["ood"]
