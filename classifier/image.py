@@ -23,6 +23,9 @@ WORK_SIZE = 1024
 NOT_AN_IMAGE = ("This file is not an image that can be read (it may be corrupt, or of an "
                 "unsupported type).")
 TOO_LARGE = f"This image is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)."
+HEIC = ("This is an HEIC photo, the iPhone's own format, which this app cannot read: export "
+        "or share it as JPEG (or take a screenshot of it) and upload that.")
+HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 
 class ImageError(ValueError):
@@ -93,7 +96,21 @@ def _open(source) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         if isinstance(err, ImageError):
             raise
-        raise ImageError(NOT_AN_IMAGE) from err
+        raise ImageError(HEIC if _is_heic(source) else NOT_AN_IMAGE) from err
+
+
+def _is_heic(source) -> bool:
+    """Whether a file Pillow cannot open is an HEIC/HEIF photo (an ISO box whose ``ftyp``
+    names an HEIF brand), which phones save and Pillow does not decode."""
+    try:
+        if isinstance(source, bytes):
+            head = source[:12]
+        else:
+            with open(source, "rb") as f:
+                head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS
 
 
 def _shrink(image: Image.Image) -> Image.Image:

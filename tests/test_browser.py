@@ -133,10 +133,17 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
         browser.close()
 
 
-@pytest.mark.parametrize("name,content", [("notes.png", b"a text file, renamed"),
-                                          ("empty.jpg", b"")])
+NOT_READ = "This file is not an image that can be read"
+
+
+@pytest.mark.parametrize("name,content,said", [
+    ("notes.png", b"a text file, renamed", NOT_READ),
+    ("empty.jpg", b"", NOT_READ),
+    # the start of an iPhone's photo: Pillow cannot decode HEIC
+    ("IMG_0001.heic", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200, "This is an HEIC photo"),
+])
 def test_uploading_a_file_that_is_not_an_image_shows_the_message(server, tmp_path, name,
-                                                                  content):
+                                                                  content, said):
     sync_api = require_browser()
     bad = tmp_path / name
     bad.write_bytes(content)
@@ -146,7 +153,6 @@ def test_uploading_a_file_that_is_not_an_image_shows_the_message(server, tmp_pat
         page.goto(server)
         page.get_by_role("tab", name="Clothing").click()
         page.locator("#clothing-upload input[type=file]").set_input_files(str(bad))
-        said = "This file is not an image that can be read"
         toast = page.get_by_test_id("toast-text").filter(has_text=said)  # in view at once
         toast.wait_for(timeout=30000)
         # and in the status, which may land a moment after the toast on a busy machine

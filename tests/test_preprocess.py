@@ -151,6 +151,7 @@ def test_which_way_the_marks_go_is_read_from_the_marks_not_the_median(inverted):
 @pytest.mark.parametrize("bad,message", [
     (b"not an image at all", "not an image"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "not an image"),
+    (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 50, "HEIC photo"),  # an iPhone's photo
     (np.zeros((10, 10, 7), np.uint8), "Unsupported image array"),
     (12345, "Unsupported input type"),
     ("/no/such/file.png", "No such file"),
