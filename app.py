@@ -382,7 +382,7 @@ def classify(image: FileData, model: str = "mnist-cnn") -> dict:
 def read_number(image: FileData, model: str = "mnist-cnn") -> dict:
     """Several digits side by side read as a number: {"number": "42", "digits": [{"label",
     "prob", "ood_score", "ood"}, ...] left to right, "ood" (half the digits or more look
-    unlike digits), "model"}."""
+    unlike digits, or one nothing like any), "model"}."""
     try:
         clf = get_model(model, "mnist")
         result = clf.read_number(uploaded_file(image))

@@ -145,7 +145,7 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
 def warned(clf, n: int, mnist: np.ndarray) -> None:
     """Share of drawings the digit page answers with a warning, decided as ``app.analyse``
     decides it: a drawing read as several digits is warned about when its number is flagged
-    (half its digits or more look unlike digits), otherwise when it is flagged as one digit."""
+    (half its digits or more look unlike digits, or one nothing like any), otherwise when it is flagged as one digit."""
     def warns(drawing) -> bool:
         try:
             number = clf.read_number(drawing)
