@@ -174,6 +174,25 @@ def test_a_zigzag_is_not_read_as_a_row_of_ones():
     assert len(result["digits"]) == 1
 
 
+@pytest.mark.parametrize("strokes", [
+    [[(60, 40), (140, 240), (220, 40)]],                               # V
+    [[(70, 40), (140, 140), (210, 40)], [(140, 140), (140, 240)]],      # Y
+    [[(60, 150), (110, 210), (230, 60)]],                              # a tick
+])
+def test_a_v_is_not_read_as_two_ones(strokes):
+    """Cut at its point, a V gives two strokes that each read as a sure 1; leaning apart,
+    they are read together, and the page warns that the drawing is not a digit."""
+    clf = load_model("mnist-cnn")
+    drawing = synthetic.pen(280, strokes, handwriting.PEN, round_ends=True)
+    assert clf.read_number(drawing)["number"] != "11" and clf.assess(drawing)[2]
+
+
+def test_two_ones_leaning_the_same_way_are_still_eleven():
+    strokes = [[(100, 60), (80, 220)], [(150, 60), (130, 220)]]
+    drawing = synthetic.pen(280, strokes, handwriting.PEN, round_ends=True)
+    assert load_model("mnist-cnn").read_number(drawing)["number"] == "11"
+
+
 def test_clothing_models_do_not_read_numbers():
     with pytest.raises(ValueError):
         load_model("fashion-mnist-linear").read_number(np.zeros((28, 28), np.uint8))
