@@ -93,7 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     pr.add_argument("images", nargs="+", help="image files")
     pr.add_argument("--json", action="store_true", help="one JSON object per line, with "
                     "ood_score (higher = less like the training data) and ood (past the "
-                    "model's threshold)")
+                    "model's threshold, or a digit model's mark inside a loop)")
     pr.add_argument("--number", action="store_true",
                     help="read several digits side by side as a number (digit models)")
     pr.set_defaults(func=cmd_predict)

@@ -18,6 +18,7 @@ from torch import nn
 
 from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
                                    read_metrics)
+from classifier.digits import marks_inside_a_loop
 from classifier.image import light_on_dark
 from classifier.ood import NEEDS, features, load_stats, scores
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
@@ -38,7 +39,7 @@ class Reading:
     steps: list                          # [(picture, caption)] for a clothing photo, else []
     probs: dict[str, float]              # calibrated, in class order
     ood_score: float | None              # higher = less like the training data
-    ood: bool                            # past the checkpoint's threshold
+    ood: bool                            # flagged: Classifier.unlike
     maps: dict[str, np.ndarray]          # conv activations (channels, h, w); {} without conv
 
 
@@ -125,17 +126,23 @@ class Classifier:
         training images are)."""
         return score is not None and score > self.ood_config["threshold"]
 
+    def unlike(self, seen: np.ndarray, score: float | None) -> bool:
+        """Whether a prepared image is flagged as unlike the training images: its score past
+        the threshold, or, for a digit model, a mark inside a closed loop of other ink (a
+        smiley's eyes), which no digit has and the score alone let through."""
+        return self.is_ood(score) or (self.recipe == "digit-v1" and marks_inside_a_loop(seen))
+
     def assess(self, image) -> tuple[dict[str, float], float | None, bool]:
         """({class name: calibrated probability}, the out-of-distribution score or None,
-        whether it is past the threshold) for one image, from one forward pass."""
-        return self._judged(self.tensor(image))
+        whether it is flagged (``unlike``)) for one image, from one forward pass."""
+        return self._judged(self.seen(image))
 
-    def _judged(self, x: torch.Tensor) -> tuple[dict[str, float], float | None, bool]:
-        """``assess`` of a normalised batch of one."""
-        probs, score = self.probabilities_and_ood(x)
+    def _judged(self, seen: np.ndarray) -> tuple[dict[str, float], float | None, bool]:
+        """``assess`` of a prepared image."""
+        probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
         score = None if score is None else round(float(score[0]), 4)
         return ({name: float(p) for name, p in zip(self.class_names, probs[0])}, score,
-                self.is_ood(score))
+                self.unlike(seen, score))
 
     def analyse(self, image) -> Reading:
         """What a page shows about one input, the explanation aside: the prepared image
@@ -148,7 +155,7 @@ class Classifier:
         with self.lock:
             hooks = watch_conv_stages(self.model, maps) if self.has_conv else []
             try:
-                probs, score, flagged = self._judged(normalize(seen, self.mean, self.std))
+                probs, score, flagged = self._judged(seen)
             finally:
                 for h in hooks:
                     h.remove()
@@ -167,9 +174,9 @@ class Classifier:
         """Several digits side by side (digit models only): ``{"number": "42", "digits":
         [{"label", "prob", "image", "ood_score", "ood"}, ...], "ood"}``, digits left to right,
         ``image`` the 28x28 each one became, ``prob`` its calibrated probability, ``ood``
-        whether it is past the out-of-distribution threshold; the number's ``ood``: whether
-        half of its digits or more are, or one is ``FAR_UNLIKE`` times past it (a scribble
-        cut into pieces, not a number)."""
+        whether it is flagged as ``assess`` flags it (``unlike``); the number's ``ood``:
+        whether half of its digits or more are, or one is ``FAR_UNLIKE`` times past the
+        threshold (a scribble cut into pieces, not a number)."""
         from classifier.image import load_rgba
         from classifier.number import read_digits
 
@@ -189,7 +196,7 @@ class Classifier:
             s = None if scores_ is None else round(float(scores_[k]), 4)
             digits.append({"label": self.class_names[int(best.indices[k])],
                            "prob": float(best.values[k]), "image": img, "ood_score": s,
-                           "ood": self.is_ood(s)})  # as assess judges it
+                           "ood": self.unlike(img, s)})  # as assess judges it
         flagged = sum(d["ood"] for d in digits)
         far = distance and any(d["ood_score"] > FAR_UNLIKE * self.ood_config["threshold"]
                                for d in digits)

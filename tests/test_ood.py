@@ -8,7 +8,7 @@ from classifier.checkpoint import available_models
 from classifier.ood import CONTRAST_WEIGHT, features, scores
 from classifier.predict import load_model
 from classifier.preprocess import normalize, prepare
-from training import synthetic
+from training import handwriting, synthetic
 from training.data import read_split
 from training.handwriting import handwritten_digit
 from training.ood import (HANDWRITTEN, OTHER_PROTOTYPES, fit_stats, handwritten,
@@ -158,3 +158,42 @@ def test_digits_drawn_as_on_the_page_join_the_fit_as_the_checkpoint_records():
     assert handwritten_count(config) == HANDWRITTEN["digits"] > 0
     assert handwritten_count({**config, "ood": {"handwritten": 0}}) == 0  # a refit keeps it
     assert handwritten_count({"dataset": "fashion-mnist", "training": {}}) == 0
+
+
+def ring(inner=None, outside=None):
+    """A 28x28 prepared image: a ring, optionally a dot inside it or beside it."""
+    rows, cols = np.indices((28, 28))
+    r = np.hypot(rows - 14, cols - 12)
+    image = np.where((r > 6) & (r < 9), 255, 0).astype(np.uint8)
+    for at in (inner, outside):
+        if at:
+            image[at[0]:at[0] + 2, at[1]:at[1] + 2] = 255
+    return image
+
+
+def test_marks_inside_a_loop_known_answers():
+    from classifier.digits import marks_inside_a_loop
+
+    assert marks_inside_a_loop(ring(inner=(13, 11)))      # a dot in the ring: a smiley's eye
+    assert not marks_inside_a_loop(ring())                # a 0
+    assert not marks_inside_a_loop(ring(outside=(2, 25)))  # a mark beside it
+    eight = np.zeros((28, 28), np.uint8)                  # two loops, one above the other
+    eight[2:13, 8:16], eight[4:11, 10:14] = 255, 0
+    eight[12:26, 6:18], eight[14:24, 8:16] = 255, 0
+    assert not marks_inside_a_loop(eight)
+
+
+def test_a_smiley_is_not_a_digit_but_digits_never_have_marks_inside_a_loop(mnist):
+    """A smiley reads as a sure 0 and its score stayed under the threshold (40 of 40 let
+    through); no digit holds a mark inside a loop, so that flags it."""
+    from classifier.digits import marks_inside_a_loop
+
+    clf = load_model("mnist-cnn")
+    face = [handwriting.arc(140, 140, 90, 90, 0, 360, n=48), [(110, 110), (110, 118)],
+            [(170, 110), (170, 118)], handwriting.arc(140, 150, 45, 45, 20, 160, n=16)]
+    smiley = synthetic.pen(280, face, handwriting.PEN, round_ends=True)
+    assert marks_inside_a_loop(clf.preprocess(smiley)) and clf.assess(smiley)[2]
+    assert not any(marks_inside_a_loop(x) for x in mnist[0][:3000].numpy())
+    rng = np.random.default_rng(4)
+    drawn = [handwritten_digit(rng)[0] for _ in range(300)]
+    assert not any(marks_inside_a_loop(clf.preprocess(d)) for d in drawn)
