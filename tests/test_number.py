@@ -178,6 +178,7 @@ def test_a_zigzag_is_not_read_as_a_row_of_ones():
     [[(60, 40), (140, 240), (220, 40)]],                               # V
     [[(70, 40), (140, 140), (210, 40)], [(140, 140), (140, 240)]],      # Y
     [[(60, 150), (110, 210), (230, 60)]],                              # a tick
+    [[(140, 40), (50, 230), (230, 230), (140, 40)]],                   # a triangle
 ])
 def test_a_v_is_not_read_as_two_ones(strokes):
     """Cut at its point, a V gives two strokes that each read as a sure 1; leaning apart,
