@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from classifier.image import (BlankImageError, _bbox, _border, _dilate, _has_transparency,
-                              _luminance, _over_white, _resize, _to_uint8)
+                              _luminance, _over_white, _resize, _to_uint8, fill_holes)
 
 MASK_SIZE, GRABCUT_ITERATIONS = 160, 5  # measured on real photos: see benchmarks/photos.py
 
@@ -68,7 +68,7 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray:
         found = _border_difference(small[..., ::-1].astype(np.float32) / 255)
     if found.mean() < 0.01:
         found = np.ones_like(found)
-    found = _fill_holes(_largest_region(found))
+    found = fill_holes(_largest_region(found))
     full = cv2.resize(found.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
     return full.astype(bool)
 
@@ -84,13 +84,6 @@ def _largest_region(mask: np.ndarray) -> np.ndarray:
     if count <= 1:
         return mask
     return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` with every region that the outside cannot reach filled in."""
-    outside = np.pad(mask.astype(np.uint8), 1)
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return outside[1:-1, 1:-1] != 2
 
 
 def prepare_clothing(rgba: np.ndarray) -> np.ndarray:

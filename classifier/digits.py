@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from classifier.image import (BlankImageError, _bbox, _dilate, _has_transparency,
-                              _luminance, _resize, _to_uint8)
+                              _luminance, _resize, _to_uint8, fill_holes)
 
 FLOOR = 0.5  # the paper is never put nearer the ink than half way (see paper_level)
 
@@ -123,19 +123,11 @@ def marks_inside_a_loop(seen: np.ndarray, level: int = 96, least: int = 4) -> bo
         return False
     sizes = np.bincount(labels.ravel())
     for a in range(1, count):
-        inside = _filled(labels == a)
+        inside = fill_holes(labels == a)
         if any(b != a and sizes[b] >= least and inside[labels == b].all()
                for b in range(1, count)):
             return True
     return False
-
-
-def _filled(mark: np.ndarray) -> np.ndarray:
-    """``mark`` (bool) with the holes of its loops filled: what the background outside it
-    cannot reach (4-connected, as the mark is 8-connected)."""
-    outside = np.pad(mark.astype(np.uint8), 1)
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return (outside != 2)[1:-1, 1:-1]
 
 
 def _stroke_width(mask: np.ndarray) -> float:

@@ -11,6 +11,7 @@ import binascii
 import io
 import os
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -111,6 +112,14 @@ def _is_heic(source) -> bool:
     except OSError:
         return False
     return head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool) with every region that the outside cannot reach filled in: the holes
+    of its loops (the outside 4-connected, as a mark is 8-connected)."""
+    outside = np.pad(mask.astype(np.uint8), 1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def _shrink(image: Image.Image) -> Image.Image:
