@@ -180,9 +180,9 @@ def analyse(image, model_name: str, method_title: str, target: str, compare_on: 
         digits = number["digits"] if number else []
         if number:  # several digits: the whole drawing is not one digit, whatever the score
             message = number_message(clf, number)
-        overlay, note = explanation(clf, seen, method_title, target)
+        overlay, note = explanation(clf, seen, method_title, target, answer(reading.probs))
         maps = feature_gallery(reading.maps)
-        rows, gallery = compare_models(seen, dataset) if compare_on else ([], [])
+        rows, gallery = compare_models(seen, dataset, image) if compare_on else ([], [])
     except (ImageError, CheckpointError, ExplainError, ValueError) as err:
         log.info("user input refused: %s", err)
         if isinstance(err, ImageError) and not isinstance(err, BlankImageError):
@@ -199,12 +199,28 @@ def judged(clf, reading):
     """The probabilities to show and a message: guesses greyed, with a warning, when the
     input does not look like the model's training data."""
     probs, flagged = reading.probs, reading.ood
+    seen_by = imagenet_note(reading.evidence)
     if not flagged:
-        return gr.update(value=probs, label=CALIBRATED, elem_classes=[]), ""
+        label = CALIBRATED if reading.evidence is None else "Probabilities"
+        return gr.update(value=probs, label=label, elem_classes=[]), seen_by
     return (gr.update(value=probs, label="Guesses (not to be trusted here)",
                       elem_classes=["ood"]),
             f"**This does not look like {DATASETS[clf.dataset].noun}** to {clf.name}: it is "
-            "unlike the images it was trained on, so its guesses below are not to be trusted.")
+            "unlike the images it was trained on, so its guesses below are not to be trusted."
+            + (f" {seen_by}" if seen_by else ""))
+
+
+def imagenet_note(evidence) -> str:
+    """What the ImageNet view saw in a photo, in words (empty for other models)."""
+    if evidence is None:
+        return ""
+    names = ", ".join(f"{name} {p:.0%}" for name, p in evidence.top5[:3])
+    return (f"Its ImageNet view of the whole photo sees: {names}; "
+            f"{evidence.other:.0%} of what it sees of garments is none of the ten kinds.")
+
+
+def answer(probs: dict[str, float]) -> str:
+    return max(probs, key=probs.get)
 
 
 def several_digits(clf, image) -> dict | None:
@@ -252,12 +268,14 @@ def number_picture(digits: list[dict], side: int = 84) -> np.ndarray:
     return np.asarray(out)
 
 
-def explanation(clf, seen: np.ndarray, method_title: str, target: str):
+def explanation(clf, seen: np.ndarray, method_title: str, target: str, shown: str | None = None):
+    """The overlay for ``target``, or for ``shown`` (the answer on the page, which for a
+    photo read with an ImageNet view may differ from the 28x28 input's own top class)."""
     method = METHOD_BY_TITLE.get(method_title, "saliency")
     reason = methods_for(clf)[method]
     if reason:
         return None, reason
-    e = clf.explain(seen, method=method, target=None if target in (None, PREDICTED) else target)
+    e = clf.explain(seen, method=method, target=shown if target in (None, PREDICTED) else target)
     return e.overlay, e.caption
 
 
@@ -271,30 +289,32 @@ def feature_gallery(activations: dict[str, np.ndarray]) -> list:
     return out
 
 
-def rank_all(seen: np.ndarray, dataset: str, overlays: bool = False) -> list[dict]:
+def rank_all(seen: np.ndarray, dataset: str, overlays: bool = False, photo=None) -> list[dict]:
     """Every model of ``dataset`` on the same 28x28 input: {"model", "label", "top3",
     "ood_score", "ood", "ms"} (the latency of the prediction and its score), and with
-    ``overlays`` each model's small explanation."""
+    ``overlays`` each model's small explanation. ``photo``: the decoded photo it was made
+    from, which a model with an ImageNet view reads too."""
     out = []
     for name in MODELS[dataset]:
         clf = get_model(name)
         start = time.perf_counter()
-        probs, score, flagged = clf.assess(seen)
+        probs, score, flagged = clf.assess(seen, photo=photo)
         top = top_k(probs)
         row = {"model": name, "label": next(iter(top)), "top3": top, "ood_score": score,
                "ood": flagged, "ms": round(1000 * (time.perf_counter() - start), 2)}
         if overlays:
             row["explanation"] = clf.explain(
-                seen, method="gradcam" if clf.has_conv else "saliency", size=140)
+                seen, method="gradcam" if clf.has_conv else "saliency", target=row["label"],
+                size=140)
         out.append(row)
     return out
 
 
-def compare_models(seen: np.ndarray, dataset: str):
+def compare_models(seen: np.ndarray, dataset: str, photo=None):
     """The compare-all table and gallery of the page; a model to which the input does not
     look like its training data says so beside its answer."""
     rows, gallery = [], []
-    for r in rank_all(seen, dataset, overlays=True):
+    for r in rank_all(seen, dataset, overlays=True, photo=photo):
         e, p = r["explanation"], r["top3"][r["label"]]
         like = "-" if r["ood_score"] is None else "no" if r["ood"] else "yes"
         rows.append([r["model"], r["label"], like,
@@ -410,10 +430,11 @@ def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
         if not isinstance(dataset, str) or dataset not in MODELS:
             raise ValueError(f"Unknown dataset {_short(dataset)}; choose one of "
                              f"{sorted(MODELS)}.")
-        seen = get_model(MODELS[dataset][0]).preprocess(uploaded_file(image))
+        photo = load_rgba(uploaded_file(image))
+        seen = get_model(MODELS[dataset][0]).preprocess(photo)
     except (ImageError, CheckpointError, ValueError) as err:
         raise refuse(err) from None
-    return rank_all(seen, dataset)
+    return rank_all(seen, dataset, photo=photo)
 
 
 def refuse(err: Exception) -> gr.Error:
@@ -712,7 +733,7 @@ def build() -> gr.Blocks:
     with gr.Blocks(title="MNIST & Fashion-MNIST: classify, compare, explain",
                    delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
         gr.Markdown("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. "
-                    "Twelve models trained in this repository answer, show the 28x28 image they "
+                    "Fourteen models trained in this repository answer, show the 28x28 image they "
                     "saw, and show why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.",
                     elem_classes=["intro"])
         with gr.Tab("Digits"):

@@ -4,6 +4,9 @@ medians of several runs.
 
     python benchmarks/time_to_accuracy.py --data-dir ../shared/data [--repeats 3]
         [--datasets fashion-mnist] [--recipes five-minutes] [--no-reference]
+    python benchmarks/time_to_accuracy.py --recipes ten-seconds --datasets mnist --seeds 0 1 2 3 4
+
+``--seeds``: each recipe once per seed, as it is: whether its figure holds across seeds.
 
 Ours: ``python -m training --recipe R --dataset D --epochs E`` for each (R, E) of a ladder,
 timed from start to exit (imports, data, training, evaluation, checkpoint, OOD fit); its
@@ -104,13 +107,14 @@ def time_reference(dataset: str, data_dir: str, epochs: int) -> list[tuple[float
     return points
 
 
-def time_ours(dataset: str, data_dir: str, recipe: str, epochs: int) -> tuple[float, float, float]:
+def time_ours(dataset: str, data_dir: str, recipe: str, epochs: int,
+              seed: int = 0) -> tuple[float, float, float]:
     """(seconds, test accuracy %, seconds after training) of one recipe's command."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "training", "--dataset", dataset,
                                "--recipe", recipe, "--epochs", str(epochs), "--data-dir",
-                               data_dir, "--out-dir", out, "--no-progress"],
+                               data_dir, "--out-dir", out, "--no-progress", "--seed", str(seed)],
                               cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
         if done.returncode:
@@ -118,6 +122,20 @@ def time_ours(dataset: str, data_dir: str, recipe: str, epochs: int) -> tuple[fl
         after = float(re.search(r"after training: ([\d.]+)s", done.stdout).group(1))
         metrics = json.loads(next(Path(out).glob("*/metrics.json")).read_text())
     return seconds, 100 * metrics["test_accuracy"], after
+
+
+def across_seeds(datasets, data_dir: str, recipes, seeds) -> None:
+    """One run of each recipe as it is per seed: test accuracy and the whole command's time."""
+    print("| recipe | dataset | " + " | ".join(f"seed {s}" for s in seeds)
+          + " | lowest | median time (s) |\n|" + " --- |" * (len(seeds) + 4))
+    for dataset in datasets:
+        for recipe in recipes:
+            runs = [time_ours(dataset, data_dir, recipe, RECIPES[recipe][dataset]["epochs"], s)
+                    for s in seeds]
+            accs = [r[1] for r in runs]
+            print(f"| {recipe} | {dataset} | " + " | ".join(f"{a:.2f}%" for a in accs)
+                  + f" | {min(accs):.2f}% | {statistics.median(r[0] for r in runs):.1f} |",
+                  flush=True)
 
 
 def main(argv=None) -> None:
@@ -132,12 +150,16 @@ def main(argv=None) -> None:
     p.add_argument("--no-reference", action="store_true", help="skip the classic example")
     p.add_argument("--reference-epochs", type=int, default=2,
                    help="epochs of each reference run (default: 2)")
+    p.add_argument("--seeds", type=int, nargs="+",
+                   help="run each recipe as it is once per seed, and report each seed")
     p.add_argument("--reference", help=argparse.SUPPRESS)  # run the reference itself
     p.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.reference:
         return reference(args.reference, args.data_dir, args.epochs)
     data_dir = str(Path(args.data_dir).resolve())
+    if args.seeds:
+        return across_seeds(args.datasets, data_dir, args.recipes, args.seeds)
     import torch
     print(f"{args.repeats} runs each, {torch.get_num_threads()} threads\n")
     for dataset in args.datasets:

@@ -35,7 +35,8 @@ DATASETS = {d.name: d for d in (
             class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
             recipe="clothing-photo-v2", hub_id="zalando-datasets/fashion_mnist",
-            torchvision="FashionMNIST", default_model="fashion-mnist-resnet18",
+            torchvision="FashionMNIST",
+            default_model="fashion-mnist-efficientnet-lite0",
             noun="one of the ten kinds of clothing as it was shown them",
             prompt="Upload a photo of a piece of clothing, or pick an example."),
 )}

