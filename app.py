@@ -214,9 +214,10 @@ def imagenet_note(evidence) -> str:
     """What the ImageNet view saw in a photo, in words (empty for other models)."""
     if evidence is None:
         return ""
-    names = ", ".join(f"{name} {p:.0%}" for name, p in evidence.top5[:3])
-    return (f"Its ImageNet view of the whole photo sees: {names}; "
-            f"{evidence.other:.0%} of what it sees of garments is none of the ten kinds.")
+    names = ", ".join(f"{name.lower()} {p:.0%}" for name, p in evidence.top5[:3])
+    other = (f" {evidence.other:.0%} of the garments it sees are of kinds that none of the ten "
+             "classes is." if evidence.other >= 0.2 else "")
+    return f"The ImageNet network this model was fine-tuned from sees the whole photo as: {names}.{other}"
 
 
 def answer(probs: dict[str, float]) -> str:
@@ -486,8 +487,10 @@ def prune(folder: Path, max_bytes: float, started: float = 0.0,
           max_age: float = CACHE_AGE_S) -> int:
     """Keep ``folder`` within ``max_bytes``: delete what an earlier run left (files older than
     ``max_age`` seconds, untouched since before ``started``), then the oldest of this run's
-    files until the rest fit. Files made or touched at start (examples) are kept. Returns
-    the bytes left."""
+    files until the rest fit. Files made or touched at start (examples), and copies of
+    shipped files, are kept: Gradio caches a shipped file (the comparison plot, a model
+    card's figures) as a copy that keeps the original's old modification time, so a file's
+    age counts from its last change of content or inode. Returns the bytes left."""
     now = time.time()
     files, total = [], 0
     for path in folder.rglob("*"):
@@ -497,11 +500,12 @@ def prune(folder: Path, max_bytes: float, started: float = 0.0,
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        if st.st_mtime < started and now - st.st_mtime > max_age:
+        touched = max(st.st_mtime, st.st_ctime)
+        if touched < started and now - touched > max_age:
             path.unlink(missing_ok=True)
             continue
         total += st.st_size
-        if st.st_mtime >= started:
+        if st.st_mtime >= started:  # written by this run: uploads and results
             files.append((st.st_mtime, st.st_size, path))
     for _, size, path in sorted(files):
         if total <= max_bytes:
@@ -564,7 +568,8 @@ def answer_panel(dataset: str):
     note = gr.Markdown(elem_id=f"{dataset}-note")
     digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
                       visible=False)
-    steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28",
+    steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28 "
+                             "(and, for a pretrained model, what its ImageNet network saw)",
                        columns=3, height="auto", object_fit="contain",
                        visible=dataset == "fashion-mnist")
     with gr.Row():

@@ -179,7 +179,7 @@ class Classifier:
         evidence = self.evidence(photo)
         if evidence is not None:
             name, p = evidence.top5[0]
-            steps = [*steps, (evidence.image, f"{len(steps) + 1}. ImageNet view: {name} {p:.0%}")]
+            steps = [*steps, (evidence.image, f"{len(steps) + 1}. ImageNet: {name.lower()} {p:.0%}")]
         maps: dict[str, np.ndarray] = {}
         with self.lock:
             hooks = watch_conv_stages(self.model, maps) if self.has_conv else []

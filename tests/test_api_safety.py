@@ -127,18 +127,19 @@ def test_explanations_share_files_and_gradio_deletes_them(client, tmp_path):
 
 
 def test_prune_keeps_the_folder_within_its_budget(tmp_path):
-    start = time.time()
-
     def make(name: str, size: int, mtime: float) -> Path:
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"x" * size)
         os.utime(path, (mtime, mtime))
         return path
-    example = make("example.png", 1000, start - 5)  # copied or touched at start: kept
-    leftover = make("old/upload.png", 1000, start - 3600)  # an earlier run's: deleted
+    leftover = make("old/upload.png", 1000, time.time() - 3600)  # an earlier run's: deleted
+    time.sleep(0.05)
+    start = time.time()  # the server starts
+    # cached by this run as a copy that keeps its shipped file's old modification time: kept
+    example = make("example.png", 1000, start - 3600)
     uploads = [make(f"h{k}/upload.bin", 10_000, start + k) for k in range(20)]
-    left = app.prune(tmp_path, max_bytes=55_000, started=start - 1, max_age=600)
+    left = app.prune(tmp_path, max_bytes=55_000, started=start, max_age=0.02)
     files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert left == sum(p.stat().st_size for p in files) <= 55_000
     assert example in files and leftover not in files

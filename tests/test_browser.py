@@ -128,6 +128,13 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
         for href in links:
             if href.startswith(server):
                 assert urllib.request.urlopen(href, timeout=10).status == 200, href
+        page.wait_for_timeout(12000)  # past the server's first sweep of its upload folder
+        page.reload()
+        page.get_by_role("tab", name="Models").click()
+        page.wait_for_timeout(3000)
+        broken = page.evaluate("() => [...document.querySelectorAll('img')].filter(i => "
+                               "i.offsetParent !== null && !(i.naturalWidth > 0)).map(i => i.src)")
+        assert broken == [], broken  # the comparison plot and the card's figures load
         page.screenshot(path=str(shots / "models.png"), full_page=True)
         assert "common." not in page.evaluate("() => document.body.innerText")  # raw i18n keys
         browser.close()
