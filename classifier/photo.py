@@ -67,7 +67,7 @@ DEFAULT_VIEW = {
     "floor": 0.02,             # evidence never below this share, so it cannot veto alone
     "other_threshold": 0.5,    # "none of the ten kinds" past this share of the garment mass
     "min_ten_kinds": 0.15,     # ... or below this probability on the ten kinds' classes
-    "silhouette_flag": False,  # ... or when the silhouette's own score is past its threshold
+    "silhouette_flag": True,   # ... or when the silhouette's own score is past its threshold
     "kinds": KINDS, "footwear": FOOTWEAR, "other": OTHER,
 }
 

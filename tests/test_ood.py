@@ -197,3 +197,12 @@ def test_a_smiley_is_not_a_digit_but_digits_never_have_marks_inside_a_loop(mnist
     rng = np.random.default_rng(4)
     drawn = [handwritten_digit(rng)[0] for _ in range(300)]
     assert not any(marks_inside_a_loop(clf.preprocess(d)) for d in drawn)
+
+
+def test_a_precision_past_float16s_range_is_kept_in_float32():
+    from training.ood import as_stored
+
+    small = torch.tensor([[1.0001, 2.0], [3.0, 4.0]])
+    assert as_stored(small).dtype == torch.float32 and as_stored(small)[0, 0] == 1.0  # rounded
+    large = torch.tensor([[1e5, 1.0001], [0.0, 1.0]])
+    assert torch.equal(as_stored(large), large)  # float16 would make it inf, and scores NaN

@@ -124,3 +124,19 @@ def test_a_photo_view_is_added_to_a_checkpoint_and_read_when_it_loads(tmp_path, 
     assert sum(reading.probs.values()) == pytest.approx(1.0)
     assert clf.assess(rgb)[0] == pytest.approx(reading.probs)
     assert clf.assess(reading.seen)[0] != pytest.approx(reading.probs)  # no photo, no view
+
+
+def test_the_study_says_what_pretraining_buys_and_costs_from_the_rows_alone():
+    from training.study import findings
+
+    row = dict(dataset="fashion-mnist", params=1, megabytes=1.0, device="cpu")
+    rows = [{**row, "arch": "linear", "init": "scratch", "accuracy": 84.0, "latency": 0.01,
+             "minutes": 0.1, "photos": 51.0},
+            {**row, "arch": "cnn", "init": "scratch", "accuracy": 93.9, "latency": 1.5,
+             "minutes": 29.0, "photos": 73.8},
+            {**row, "arch": "efficientnet_lite0", "init": "imagenet", "accuracy": 92.9,
+             "latency": 6.0, "minutes": 58.0, "photos": 86.2}]
+    text = " ".join(findings(rows))
+    assert "92.90% on the test set (-1.00 points against cnn from scratch)" in text
+    assert "after 58 min of training against 29" in text and "4.0x cnn's latency" in text
+    assert "accepts 86.2% against 73.8% for the best model without ImageNet (cnn)" in text

@@ -128,8 +128,15 @@ def fit_stats(feats: torch.Tensor, labels: torch.Tensor, classes: int,
     cov = centred.T @ centred / len(feats)
     cov = (1 - shrinkage) * cov + shrinkage * cov.diagonal().mean() * torch.eye(len(cov),
                                                                                 dtype=cov.dtype)
-    precision = torch.linalg.inv(cov)
-    return {"means": centres.half().float(), "precision": precision.float().half().float()}
+    precision = torch.linalg.inv(cov).float()
+    return {"means": centres.half().float(), "precision": as_stored(precision)}
+
+
+def as_stored(t: torch.Tensor) -> torch.Tensor:
+    """``t`` rounded to float16, as stored, unless that overflows: the precision of features
+    with tiny variances (EfficientNet's 1,280, on digits) passes float16's 65,504."""
+    half = t.half()
+    return half.float() if torch.isfinite(half).all() else t
 
 
 def prototypes(feats: torch.Tensor, labels: torch.Tensor, per_class: int = OTHER_PROTOTYPES,
@@ -263,7 +270,8 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
             source = (f"99th percentile on {len(drawn)} {kind} of validation images, above "
                       "the 99th on the validation images")
     if method in NEEDS:
-        save_file({k: v.half().contiguous() for k, v in stats.items()}, str(folder / OOD_FILE))
+        save_file({k: (v.half() if torch.isfinite(v.half()).all() else v).contiguous()
+                   for k, v in stats.items()}, str(folder / OOD_FILE))
     else:
         (folder / OOD_FILE).unlink(missing_ok=True)
     path = folder / "config.json"

@@ -169,8 +169,9 @@ def write_folder_files(folder: Path, files: dict) -> None:
             (folder / file_name).write_text(content)
 
 
-def refresh(root: Path, data_dir: str) -> list[dict]:
-    """Rewrite every checkpoint's plots and card; return one summary row per checkpoint."""
+def refresh(root: Path, data_dir: str, files: bool = True) -> list[dict]:
+    """Rewrite every checkpoint's plots and card (unless ``files`` is False); return one
+    summary row per checkpoint."""
     rows, tests = [], {}
     for name in available_models(root):
         model, config = load_checkpoint(root / name)
@@ -178,7 +179,8 @@ def refresh(root: Path, data_dir: str) -> list[dict]:
         ds = config["dataset"]
         if ds not in tests:
             tests[ds] = read_split(data_dir, ds, "test")
-        write_folder_files(root / name, checkpoint_files(model, config, metrics, *tests[ds]))
+        if files:
+            write_folder_files(root / name, checkpoint_files(model, config, metrics, *tests[ds]))
         rows.append(dict(name=name, dataset=ds, arch=config["arch"], init=config["init"],
                          accuracy=100 * metrics["test_accuracy"], params=metrics["parameters"],
                          minutes=metrics["train_seconds"] / 60, device=metrics["device"],

@@ -145,9 +145,12 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", default="data", help="datasets folder (default: data)")
     p.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
                    help=f"checkpoint folders (default: {CHECKPOINTS_DIR})")
+    p.add_argument("--report-only", action="store_true",
+                   help="measure and write REPORT.md and the chart, leaving every folder's "
+                        "plots and card as they are")
     args = p.parse_args(argv)
     root = Path(args.checkpoints)
-    write_study(root, refresh(root, args.data_dir))
+    write_study(root, refresh(root, args.data_dir, files=not args.report_only))
     print(f"wrote {root / 'REPORT.md'}")
 
 
