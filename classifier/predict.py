@@ -242,7 +242,9 @@ class Classifier:
         from classifier.explain import explain
 
         if target in (None, "") and self.photo_view is not None and not _is_prepared(image):
-            probs = self.assess(image)[0]  # explain the answer given, photo view included
+            photo = load_rgba(image)  # explain the answer given, photo view included
+            image = self.preprocess(photo)  # prepared once, for the answer and the map
+            probs = self._judged(image, self.evidence(photo))[0]
             target = max(probs, key=probs.get)
         return explain(self, image, method=method, target=target, size=size)
 

@@ -185,7 +185,7 @@ def refresh(root: Path, data_dir: str, files: bool = True) -> list[dict]:
                          accuracy=100 * metrics["test_accuracy"], params=metrics["parameters"],
                          minutes=metrics["train_seconds"] / 60, device=metrics["device"],
                          latency=latency_ms(model), megabytes=folder_megabytes(root / name),
-                         photos=photo_accuracy(root / name, data_dir)))
+                         photos=photo_accuracy(model, config, data_dir)))
         print(f"{name}: {rows[-1]['accuracy']:.2f}%  {rows[-1]['latency']:.2f} ms")
     return rows
 
@@ -195,14 +195,13 @@ def folder_megabytes(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.glob("*.safetensors")) / 2**20
 
 
-def photo_accuracy(folder: Path, data_dir: str) -> float | None:
+def photo_accuracy(model, config: dict, data_dir: str) -> float | None:
     """Accepted answers (%) on the development clothing photos, as the app serves them;
     None for a digit model or where the photos are absent."""
     from classifier.predict import Classifier
     from training.served import evaluate_photos
 
     photos = Path(data_dir) / "clothing-photos"
-    model, config = load_checkpoint(folder)
     if DATASETS[config["dataset"]].kind != "clothing" or not photos.is_dir():
         return None
     return 100 * evaluate_photos(Classifier(model, config), photos)["accepted"]
