@@ -3,7 +3,7 @@
     python -m classifier models [--json]
     python -m classifier predict --model mnist-cnn digit.png [more.png ...] [--json]
     python -m classifier predict --model mnist-cnn --number 42.png --json
-    python -m classifier explain --model mnist-cnn --method gradcam [--target 7] digit.png --out overlay.png
+    python -m classifier explain --model mnist-cnn --method gradcam digit.png --out overlay.png
 
 Test-set accuracy through this serving path: ``python -m training.served``.
 """
@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
 from PIL import Image
 
 from classifier.checkpoint import CheckpointError

@@ -10,35 +10,36 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from classifier.image import (BlankImageError, _bbox, _border, _dilate, _has_transparency,
-                              _luminance, _over_white, _resize, _to_uint8, fill_holes)
+from classifier.image import BlankImageError
+from classifier.pixels import (bbox, border, dilate, fill_holes, has_transparency, luminance,
+                               over_white, resize, to_uint8)
 
-MASK_SIZE, GRABCUT_ITERATIONS = 160, 5  # measured on real photos: see benchmarks/photos.py
+MASK_SIZE, GRABCUT_ITERATIONS = 160, 5  # measured on real photos: python -m benchmarks.photos
 
 
 def prepare_clothing_v1(rgba: np.ndarray) -> np.ndarray:
     """The first recipe, kept to compare with: the item is whatever differs from the border's
     median colour (it fails on textured or coloured backgrounds). uint8 (28, 28)."""
-    rgb = _over_white(rgba) if _has_transparency(rgba) else rgba[..., :3]
+    rgb = over_white(rgba) if has_transparency(rgba) else rgba[..., :3]
     # Find the item on a copy at most 160 px across (speed); crop the full image.
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / 160)))
     small = rgb[::step, ::step]
-    background = np.median(_border(small), axis=0)  # (3,)
+    background = np.median(border(small), axis=0)  # (3,)
     mask = _border_difference(small)
     if mask.mean() < 0.002:
         raise BlankImageError("No item found: the image looks empty. Upload a photo of one "
                               "piece of clothing on a plain background.")
-    mask = _largest_region(_dilate(mask.astype(np.float32), 2) > 0)
-    r0, r1, c0, c1 = (v * step for v in _bbox(mask))
+    mask = _largest_region(dilate(mask.astype(np.float32), 2) > 0)
+    r0, r1, c0, c1 = (v * step for v in bbox(mask))
     crop = rgb[r0:r1, c0:c1]
-    gray = _luminance(crop)
-    bg_gray = float(_luminance(background[None, None])[0, 0])
+    gray = luminance(crop)
+    bg_gray = float(luminance(background[None, None])[0, 0])
     item = bg_gray - gray if bg_gray > 0.5 else gray - bg_gray  # background -> 0
-    small28 = np.clip(_resize(_square(np.clip(item, 0, 1)), 28, 28), 0, None)
+    small28 = np.clip(resize(_square(np.clip(item, 0, 1)), 28, 28), 0, None)
     top = float(np.percentile(small28, 99.5))
     if top < 0.04:
         raise BlankImageError("No item found: the image has almost no contrast.")
-    return _to_uint8(np.clip(small28 / top, 0, 1))
+    return to_uint8(np.clip(small28 / top, 0, 1))
 
 
 def garment_mask(rgb: np.ndarray) -> np.ndarray:
@@ -52,7 +53,7 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     scale = min(1.0, MASK_SIZE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(_to_uint8(rgb)[..., ::-1], size, interpolation=cv2.INTER_AREA)  # BGR
+    small = cv2.resize(to_uint8(rgb)[..., ::-1], size, interpolation=cv2.INTER_AREA)  # BGR
     sh, sw = small.shape[:2]
     inset = max(1, min(sh, sw) // 40)
     if min(sh, sw) > 4 * inset + 4:
@@ -74,9 +75,9 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray:
 
 
 def _border_difference(rgb: np.ndarray) -> np.ndarray:
-    background = np.median(_border(rgb), axis=0)  # (3,)
+    background = np.median(border(rgb), axis=0)  # (3,)
     distance = np.abs(rgb - background).max(axis=2)
-    return distance > max(0.08, 3 * float(np.percentile(_border(distance), 90)))
+    return distance > max(0.08, 3 * float(np.percentile(border(distance), 90)))
 
 
 def _largest_region(mask: np.ndarray) -> np.ndarray:
@@ -97,32 +98,32 @@ def prepare_clothing(rgba: np.ndarray) -> np.ndarray:
 def clothing_steps(rgba: np.ndarray) -> dict[str, np.ndarray]:
     """What ``prepare_clothing`` does, step by step, to show users: ``mask`` (H, W) bool,
     ``box`` (top, bottom, left, right), ``crop`` (the item on black, float) and ``seen``."""
-    if _has_transparency(rgba):
-        rgb, mask = _over_white(rgba), rgba[..., 3] > 0.5
+    if has_transparency(rgba):
+        rgb, mask = over_white(rgba), rgba[..., 3] > 0.5
     else:
         rgb = rgba[..., :3]
         if _is_featureless(rgb):
             raise BlankImageError("No item found: the image is one even colour. Upload a "
                                   "photo of one piece of clothing.")
         mask = garment_mask(rgb)
-    box = _bbox(mask)
+    box = bbox(mask)
     if box is None:
         raise BlankImageError("No item found: the image is transparent everywhere.")
     r0, r1, c0, c1 = box
     inside = mask[r0:r1, c0:c1]
-    square = _square(np.where(inside, 1.0 - _luminance(rgb[r0:r1, c0:c1]), 0.0))
+    square = _square(np.where(inside, 1.0 - luminance(rgb[r0:r1, c0:c1]), 0.0))
     small28 = _area_resize(square, 28)
     top = float(np.percentile(small28, 99.5))
     if top < 0.04:  # a white garment: nearly black once inverted; show its shape instead
         small28, top = _area_resize(_square(inside), 28), 1.0
-    seen = _to_uint8(np.clip(small28 / top, 0, 1))
+    seen = to_uint8(np.clip(small28 / top, 0, 1))
     return {"photo": rgb, "mask": mask, "box": np.array(box), "seen": seen}
 
 
 def step_pictures(steps: dict) -> list[tuple[np.ndarray, str]]:
     """What users see of ``clothing_steps``: the photo with the garment outlined, the
     garment cut out, and the 28x28 image the model saw; RGB uint8 with captions."""
-    photo = _to_uint8(steps["photo"])
+    photo = to_uint8(steps["photo"])
     mask = steps["mask"].astype(np.uint8)
     outlined = np.ascontiguousarray(photo.copy())
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -140,7 +141,7 @@ def _is_featureless(rgb: np.ndarray) -> bool:
     """No object at all: averaged over 8x8-pixel blocks (which removes sensor noise), the
     whole image stays within a few percent of one brightness."""
     h, w = rgb.shape[:2]
-    coarse = cv2.resize(_luminance(rgb), (max(1, w // 8), max(1, h // 8)),
+    coarse = cv2.resize(luminance(rgb), (max(1, w // 8), max(1, h // 8)),
                         interpolation=cv2.INTER_AREA)
     return float(np.percentile(coarse, 99.5) - np.percentile(coarse, 0.5)) < 0.06
 

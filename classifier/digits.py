@@ -10,8 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from classifier.image import (BlankImageError, _bbox, _dilate, _has_transparency,
-                              _luminance, _resize, _to_uint8, fill_holes)
+from classifier.image import BlankImageError
+from classifier.pixels import (bbox, dilate, fill_holes, has_transparency, luminance, resize,
+                               to_uint8)
 
 FLOOR = 0.5  # the paper is never put nearer the ink than half way (see paper_level)
 
@@ -19,12 +20,12 @@ FLOOR = 0.5  # the paper is never put nearer the ink than half way (see paper_le
 def ink_map(rgba: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (H, W): the alpha of a drawing on a transparent canvas, or the
     luminance's distance from the paper for opaque images, whatever their polarity."""
-    if _has_transparency(rgba):
+    if has_transparency(rgba):
         alpha = rgba[..., 3]
         # ink drawn on transparency: alpha is the ink (a light stroke on a transparent
         # canvas counts as ink just the same); flattened drawings fall to the luminance path
         return np.clip(alpha, 0, 1).astype(np.float32)
-    gray = _luminance(rgba[..., :3])
+    gray = luminance(rgba[..., :3])
     dark = dark_marks(gray)
     page = gray if dark else 1 - gray  # the marks darker than the paper, either way
     paper = paper_level(page)
@@ -49,7 +50,7 @@ def dark_marks(gray: np.ndarray) -> bool:
                 for op in (cv2.MORPH_BLACKHAT, cv2.MORPH_TOPHAT))
     if marks < 0.1:
         return True
-    paper = cv2.medianBlur(_to_uint8(small), 2 * size + 1).astype(np.float32) / 255
+    paper = cv2.medianBlur(to_uint8(small), 2 * size + 1).astype(np.float32) / 255
     away = small - paper
     below, above = -float(np.percentile(away, 0.1)), float(np.percentile(away, 99.9))
     if max(below, above) > 1.25 * min(below, above):
@@ -153,7 +154,7 @@ def clean_ink(rgba: np.ndarray) -> np.ndarray:
 
 def mnist_digit(ink: np.ndarray) -> np.ndarray:
     """Cleaned ink (float, H x W) of one digit to MNIST's 28x28 uint8."""
-    box = _bbox(ink > 0.1)
+    box = bbox(ink > 0.1)
     if box is None:
         raise BlankImageError("Draw a digit first: no ink found in this image.")
     r0, r1, c0, c1 = box
@@ -161,15 +162,15 @@ def mnist_digit(ink: np.ndarray) -> np.ndarray:
     # Work at twice the final size (a 40 px box): strokes thinner than ~3.6 px there
     # (1.8 px in the final 20 px box) would fade to grey, so they are thickened first.
     scale = 40 / max(ink.shape)
-    ink = _stretch(_resize(ink, round(ink.shape[1] * scale), round(ink.shape[0] * scale)))
+    ink = _stretch(resize(ink, round(ink.shape[1] * scale), round(ink.shape[0] * scale)))
     width = _stroke_width(ink > 0.5)
     if width < 3.6:
         radius = int(np.ceil((3.6 - width) / 2))
-        ink = _dilate(np.pad(ink, radius), radius)
-        box = _bbox(ink > 0.1)
+        ink = dilate(np.pad(ink, radius), radius)
+        box = bbox(ink > 0.1)
         ink = ink[box[0]:box[1], box[2]:box[3]]
     scale = 20 / max(ink.shape)
-    small = _stretch(_resize(ink, round(ink.shape[1] * scale), round(ink.shape[0] * scale)))
+    small = _stretch(resize(ink, round(ink.shape[1] * scale), round(ink.shape[0] * scale)))
     return _centre_of_mass_28(small)
 
 
@@ -195,4 +196,4 @@ def _centre_of_mass_28(small: np.ndarray) -> np.ndarray:
     dy = int(np.clip(dy, -top, 28 - h - top))  # shift without cutting ink off
     dx = int(np.clip(dx, -left, 28 - w - left))
     canvas = np.roll(canvas, (dy, dx), axis=(0, 1))
-    return _to_uint8(canvas)
+    return to_uint8(canvas)

@@ -1,5 +1,6 @@
 """Reading any user image: files, bytes, PIL images, numpy arrays and Sketchpad dicts, as
-RGBA floats no larger than the working size, plus the small helpers every recipe shares.
+RGBA floats no larger than the working size. Untrusted bytes are decoded here and nowhere
+else; the pixel maths every recipe shares is in ``classifier.pixels``.
 
     rgba = load_rgba("photo.jpg")   # float32 (H, W, 4) in [0, 1], H and W <= WORK_SIZE
     png = data_url_bytes("data:image/png;base64,...")   # a browser canvas, as bytes
@@ -11,10 +12,8 @@ import binascii
 import io
 import os
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # refuse decompression bombs long before they exhaust memory
@@ -114,14 +113,6 @@ def _is_heic(source) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS
 
 
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` (bool) with every region that the outside cannot reach filled in: the holes
-    of its loops (the outside 4-connected, as a mark is 8-connected)."""
-    outside = np.pad(mask.astype(np.uint8), 1)
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return outside[1:-1, 1:-1] != 2
-
-
 def _shrink(image: Image.Image) -> Image.Image:
     """At most WORK_SIZE on the longer side (the square box keeps EXIF rotation exact)."""
     if max(image.size) <= WORK_SIZE:
@@ -200,60 +191,3 @@ def _shrink_array(a: np.ndarray) -> np.ndarray:
         return np.asarray(image)
     k = int(np.ceil(max(a.shape[:2]) / WORK_SIZE))
     return a[::k, ::k]
-
-
-# ---------------------------------------------------------------- shared helpers
-
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _border(a: np.ndarray) -> np.ndarray:
-    w = max(1, min(a.shape[:2]) // 20)
-    return np.concatenate([a[:w].reshape(-1, *a.shape[2:]), a[-w:].reshape(-1, *a.shape[2:]),
-                           a[:, :w].reshape(-1, *a.shape[2:]), a[:, -w:].reshape(-1, *a.shape[2:])])
-
-
-def _has_transparency(rgba: np.ndarray) -> bool:
-    return bool(rgba[..., 3].min() < 0.98)
-
-
-def _over_white(rgba: np.ndarray) -> np.ndarray:
-    a = rgba[..., 3:]
-    return rgba[..., :3] * a + (1 - a)
-
-
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if len(rows) == 0:
-        return None
-    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
-
-
-def light_on_dark(gray: np.ndarray) -> bool:
-    """The one rule for "already a model input": a 28x28 grey image (values in [0, 1])
-    whose border is dark, as in both datasets (the brightest border measured 0.63)."""
-    return gray.shape == (28, 28) and float(np.median(_border(gray))) <= 0.65
-
-
-def _passthrough(rgba: np.ndarray) -> np.ndarray | None:
-    """A 28x28 opaque image that is already light-on-dark, as uint8, else None."""
-    if rgba.shape[:2] != (28, 28) or _has_transparency(rgba):
-        return None
-    gray = _luminance(rgba[..., :3])
-    return _to_uint8(gray) if light_on_dark(gray) else None
-
-
-def _dilate(x: np.ndarray, radius: int) -> np.ndarray:
-    t = torch.from_numpy(np.ascontiguousarray(x))[None, None]
-    return F.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy()
-
-
-def _resize(a: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Anti-aliased (Lanczos) resize of a float image."""
-    image = Image.fromarray(a.astype(np.float32))
-    return np.asarray(image.resize((max(1, width), max(1, height)), Image.Resampling.LANCZOS))

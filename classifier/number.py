@@ -2,7 +2,7 @@
 is prepared as MNIST was (``classifier.digits.mnist_digit``), and where geometry cannot
 tell how many digits a blob holds (digits that touch), the classifier's answers decide.
 
-    images, probs, scores = read_digits(load_rgba("42.png"), judge)
+    images, probs, scores = read_digits(clean_ink(load_rgba("42.png")), judge)
 
 The split: strokes are joined across small breaks (a dilation of 3% of the ink's height);
 regions under 2% of the ink are dropped as specks; regions that share most of their
@@ -14,12 +14,12 @@ neighbour, "17" read 7; its cut reading is taken only when sure and clearly bett
 stem of an h, k or r is read as a 1); no cut runs through the middle of a loop (a narrow 0
 cut down its middle gives two halves that read as sure 1s). Sure means confident *and* like
 the training digits: each piece pays for its out-of-distribution score beyond 0.4 of the
-model's threshold (``ODD_COST``). Two touching digits squeezed into one 20x20 box look like
+model's threshold (``Hyp.odd_cost``). Two touching digits squeezed into one 20x20 box look like
 no digit, and neither do the halves of a wide 0 or 2, which a classifier alone reads
 confidently. A zigzag cuts at its turns into strokes that each read as a sure 1: a cut
 reading with three 1s in a row is taken for a scribble and the blob is read whole, and so
 is one with two 1s leaning apart, each its own way (a V, a Y, a tick cut at its point). A piece
-much shorter than the tallest region pays too (``LOW_COST``): cut off, a 9's detached tail
+much shorter than the tallest region pays too (``Hyp.low_cost``): cut off, a 9's detached tail
 or a 4's stem reads as a sure 1. The other way round, two neighbouring regions close and
 narrow enough to be one digit are also read together, and kept together when that scores
 much better (a 0 drawn in two strokes, ( ), read 67 before): a 1 with a flag or a foot
@@ -28,89 +28,79 @@ looks unlike the training digits, and read whole with its neighbour it was lost 
 column moved by the slope fitted to the middle of its ink) and the surer reading is taken:
 sloping, digits that touch make a blob taller than a digit, and a piece holding two of
 them escapes the cost of a short piece ("4416" read 446).
-Figures: ``benchmarks/robustness.py``.
+Figures: ``python -m benchmarks.robustness``; how each value was chosen: docs/log.md.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
 
-from classifier.digits import clean_ink, mnist_digit
+from classifier.digits import mnist_digit
 from classifier.image import BlankImageError
 
-MAX_DIGITS = 12
-SHORT = 0.45         # a region under this fraction of the tallest one is part of a digit
-# Chosen on numbers built from MNIST test digits (150 each, seeds apart from the benchmark's):
-# with the score cost, touching 94.7% right (22.5% without), apart 98.7%, broken 98.0%, one
-# drawn digit 98.7%; with a split prior of 0.5 or a cost of 6, touching 93-95% but one digit
-# 97.3% or apart 98.7%.
-MAY_HOLD_TWO = 0.7   # a region wider than this (times the tallest height) may be 2+ digits
-# A narrower region that reads unsurely as one digit may be a 1 touching its neighbour.
-# Chosen on seeds 1 and 2 (1,200 MNIST numbers: 96.9 -> 97.3% right, one drawn digit
-# unchanged); a margin of 0 or 1 split more single digits. The sure floor keeps letters with
-# a stem whole (warned about: 73.3% of letters, 69.0% without it; their cut readings scored
-# -5.1 and below, the close pairs' -2.0 to -2.4). README: "A 1 that touches its neighbour".
-NARROW_PAIR = 0.45   # from this width (times the height) a region is read cut too when
-UNSURE = -3.0        # whole it scores under this, and the cut reading is taken when it
-NARROW_MARGIN = 2.0  # scores this much better
-SURE = -4.0          # and at least this
-# Digits drawn close and slanted overlap. When the upright reading of a wide region scores
-# under SLANT_BELOW per piece, cuts leaning by each of SLANTS are tried too, and a leaning
-# reading is taken when it scores at least SLANT_SURE per piece and SLANT_MARGIN better.
-# Chosen on drawn 2-4 digit numbers 0-0.12 of their height apart (seeds 52-54, 300: 68.3 ->
-# 74.7% right) and 2,000 canvas drawings read as numbers (seed 5: no more read as several
-# digits); held out (README), those 0-0.2 apart 81.0 -> 84.0%, MNIST numbers level or up.
-SLANTS = (0.0, 0.15, -0.15)
-SLANT_BELOW = -2.0
-SLANT_SURE = -3.0
-SLANT_MARGIN = 2.0
-APART = 30.0         # degrees: two 1s cut from one region, leaning apart by more, each
-LEAN_EACH = 8.0      # its own way by at least this, are a V, a Y or a tick, not 11
-# Chosen on 400 font letters and 300 pairs of MNIST 1s (seeds 41, 43) and drawn "11"s; the
-# each-its-own-way condition after one touching "711" of the benchmark's seed, a 1 leaning
-# 35 degrees beside an upright one, was lost; then 35 -> 30 for a triangle (32.6 apart),
-# no benchmark number read differently. README: "Not a number".
-SPLIT_PRIOR = 1.0    # log-probability each extra digit must earn (no split on a whim)
-WIDE_FROM = 0.9      # a piece wider than this (times the height) pays WIDE_COST per unit
-WIDE_COST = 6.0      # of width beyond it: few digits are that wide (was from 1.1: a 1
-#                      touching a 9 was read as one wide 9; tuning seeds, README)
-ODD_FROM = 0.4       # out-of-distribution score / threshold above which a piece pays,
-ODD_COST = 10.0      # this much log-probability per unit of it
-# Chosen on two tuning seeds (900 numbers: 97.3 -> 98.0% right; one drawn digit 99.3 ->
-# 99.7%); held out, the benchmark's seed 96.0 -> 96.4% and two more 97.7 -> 97.6% (README):
-LOW_FROM = 0.8       # a piece shorter than this (times the tallest region) pays, per unit
-LOW_COST = 10.0      # short of it: a digit is about as tall as the line it stands in
-# Chosen on numbers drawn with the page's pen (training/handwriting.py) and built from MNIST
-# digits, tuning seeds 5 and 6 (600 and 900 numbers): 91.8 -> 96.8% and 98.0 -> 97.9% right
-# with both, 97.0% and 98.2% with WIDE_FROM 0.9; held out (seeds 7 and 8) 94.0 -> 96.0% and
-# 97.6 -> 97.8% with all three (README).
-HOLE = 0.1           # a loop this wide or tall (times the height) is part of one digit,
-HOLE_WIDE = 0.5      # unless it is wider than this: then two touching digits close it in
-JOIN_GAP = 0.2       # neighbouring regions this close (times the height) and together
-JOIN_WIDE = 1.1      # no wider than this may be one digit drawn with a pen lift,
-JOIN_COST = 5.0      # read whole if that scores this much better than apart (was 1)
-LEVEL_WIDE = 1.2     # a line this much wider than tall, climbing or falling by at least
-LEVEL_FROM = 0.05    # this and at most this (rows per column; steeper, a scribble), is
-LEVEL_MOST = 0.3     # also read levelled, and the surer reading is taken
+@dataclass(frozen=True)
+class Hyp:
+    """How a line of ink is cut into digits: every length is a fraction of the tallest
+    region's height, every score a log-probability. Where each value comes from: docs/log.md."""
+    max_digits: int = 12        # more separate marks than this are not one number
+    short: float = 0.45         # a region shorter than this (x the tallest) is part of a digit
+    may_hold_two: float = 0.7   # a region wider than this may hold two digits or more
+    narrow_pair: float = 0.45   # from this width, a region read unsurely whole is also read cut
+    unsure: float = -3.0        # "unsurely": whole, it scores under this
+    narrow_margin: float = 2.0  # that cut reading is taken when it scores this much better
+    sure: float = -4.0          # and at least this (the stem of an h, k or r is no 1)
+    slants: tuple = (0.0, 0.15, -0.15)  # cuts lean this much: digits drawn close and slanted
+    slant_below: float = -2.0   # leaning cuts are tried when upright scores under this a piece
+    slant_sure: float = -3.0    # a leaning reading is taken at this a piece or better
+    slant_margin: float = 2.0   # and when it beats the upright one by this much
+    apart: float = 30.0         # two 1s leaning apart by more degrees are a V, Y or tick
+    lean_each: float = 8.0      # when each leans its own way by at least this many
+    split_prior: float = 1.0    # what each extra digit must earn: no split on a whim
+    wide_from: float = 0.9      # a piece wider than this pays
+    wide_cost: float = 6.0      # this much per unit of width beyond it
+    odd_from: float = 0.4       # a piece whose OOD score / threshold passes this pays
+    odd_cost: float = 10.0      # this much per unit of it: sure means like the training digits
+    low_from: float = 0.8       # a piece shorter than this (x the tallest region) pays
+    low_cost: float = 10.0      # this much per unit short of it: a 9's cut-off tail is no 1
+    hole: float = 0.1           # a loop at least this wide or tall belongs to one digit: no cut
+    hole_wide: float = 0.5      # unless wider than this: two touching digits close it in
+    join_gap: float = 0.2       # neighbouring regions this close
+    join_wide: float = 1.1      # and together no wider than this may be one digit, two strokes
+    join_cost: float = 5.0      # read whole when that scores this much better than apart
+    level_wide: float = 1.2     # a line this many times wider than tall
+    level_from: float = 0.05    # climbing or falling at least this (rows per column)
+    level_most: float = 0.3     # and at most this (steeper, a scribble) is also read levelled
 
 
-def read_digits(rgba: np.ndarray, judge: Callable[[np.ndarray], tuple]):
+HYP = Hyp()
+
+
+class Pieces(NamedTuple):
+    """One way of reading ink as digits, left to right, and what it scores."""
+    images: list                # uint8 (28, 28) of each digit
+    probs: list                 # (classes,) probabilities of each
+    scores: list                # each one's out-of-distribution score, or None
+    score: float                # log-probability of the whole reading, less its costs
+
+
+def read_digits(ink: np.ndarray, judge: Callable[[np.ndarray], tuple]):
     """(uint8 (n, 28, 28) digit images, (n, classes) probabilities, (n,) out-of-distribution
-    scores or None), left to right. ``judge`` maps a uint8 (k, 28, 28) batch to ((k,
-    classes) probabilities, (k,) how unlike a digit each is, as a distance score over its
-    threshold, or None, (k,) the model's out-of-distribution scores, or None)."""
-    ink = clean_ink(rgba)
+    scores or None), left to right, of a drawing's cleaned ink (``digits.clean_ink``).
+    ``judge`` maps a uint8 (k, 28, 28) batch to ((k, classes) probabilities, (k,) how unlike
+    a digit each is, as a distance score over its threshold, or None, (k,) the model's
+    out-of-distribution scores, or None)."""
     reading = _read_line(ink, judge)
     slope = _line_slope(ink)
-    if LEVEL_FROM <= abs(slope) <= LEVEL_MOST:  # written uphill or downhill: read levelled too
+    if HYP.level_from <= abs(slope) <= HYP.level_most:  # written up or downhill: level it
         levelled = _read_line(_levelled(ink, slope), judge)
-        reading = max(reading, levelled, key=lambda r: r[3])
+        reading = max(reading, levelled, key=lambda r: r.score)
     images, probs, scores, _ = reading
-    if len(images) > MAX_DIGITS:
-        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+    if len(images) > HYP.max_digits:
+        raise BlankImageError(f"More than {HYP.max_digits} separate marks: write one number, "
                               "its digits side by side.")
     return np.stack(images), np.stack(probs), None if None in scores else np.array(scores)
 
@@ -119,34 +109,34 @@ def _read_line(ink: np.ndarray, judge):
     """(digit images, probabilities, out-of-distribution scores, score) of the best reading
     of a line of ink: its regions read one by one, neighbours also together."""
     regions, height = digit_regions(ink)
-    if len(regions) > 2 * MAX_DIGITS:  # even joined in pairs, too many digits: read none
-        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+    if len(regions) > 2 * HYP.max_digits:  # even joined in pairs, too many digits: read none
+        raise BlankImageError(f"More than {HYP.max_digits} separate marks: write one number, "
                               "its digits side by side.")
     readings = [_best_reading(region, left, right, height, judge)
                 for region, left, right in regions]
     best = {0: (0.0, [])}  # regions read so far -> (score, their readings): as in the cuts
     for n in range(1, len(regions) + 1):
         score, chosen = best[n - 1]
-        options = [(score + readings[n - 1][3], chosen + [readings[n - 1]])]
+        options = [(score + readings[n - 1].score, chosen + [readings[n - 1]])]
         if n >= 2 and _may_be_one(regions[n - 2], regions[n - 1], height):
             (a, left, _), (b, _, right) = regions[n - 2], regions[n - 1]
             joined = _best_reading(np.maximum(a, b), left, right, height, judge, whole=True)
             score, chosen = best[n - 2]
-            options.append((score + joined[3] - JOIN_COST, chosen + [joined]))
+            options.append((score + joined.score - HYP.join_cost, chosen + [joined]))
         best[n] = max(options, key=lambda o: o[0])
     score, chosen = best[len(regions)]
-    return ([im for r in chosen for im in r[0]], [p for r in chosen for p in r[1]],
-            [u for r in chosen for u in r[2]], score)
+    return Pieces([im for r in chosen for im in r.images], [p for r in chosen for p in r.probs],
+                  [u for r in chosen for u in r.scores], score)
 
 
 def _line_slope(ink: np.ndarray) -> float:
     """How steeply a line of ink climbs (negative) or falls, rows per column: the slope of
-    the middle of each column's ink, fitted across a line at least LEVEL_WIDE times as wide
+    the middle of each column's ink, fitted across a line at least HYP.level_wide times as wide
     as it is tall; 0 for anything narrower (one digit)."""
     mask = ink > 0.25
     counts = mask.sum(0)
     cols, rows = np.flatnonzero(counts), np.flatnonzero(mask.any(1))
-    if cols.size < 2 or cols[-1] - cols[0] + 1 < LEVEL_WIDE * (rows[-1] - rows[0] + 1):
+    if cols.size < 2 or cols[-1] - cols[0] + 1 < HYP.level_wide * (rows[-1] - rows[0] + 1):
         return 0.0
     middle = (mask * np.arange(mask.shape[0])[:, None]).sum(0)[cols] / counts[cols]
     return float(np.polyfit(cols, middle, 1, w=np.sqrt(counts[cols]))[0])
@@ -165,7 +155,7 @@ def _levelled(ink: np.ndarray, slope: float) -> np.ndarray:
 def _may_be_one(a, b, height) -> bool:
     """Whether neighbouring regions ``a`` and ``b`` (ink, left, right) are close and narrow
     enough together to be one digit drawn with a pen lift: a 0 as ( ), a 4 as L and |."""
-    return b[1] - a[2] <= JOIN_GAP * height and b[2] - a[1] <= JOIN_WIDE * height
+    return b[1] - a[2] <= HYP.join_gap * height and b[2] - a[1] <= HYP.join_wide * height
 
 
 def _best_reading(region, left, right, height, judge, whole=False, from_width=None):
@@ -173,31 +163,31 @@ def _best_reading(region, left, right, height, judge, whole=False, from_width=No
     region read as the sequence of pieces (between candidate cuts; ``whole``: none) whose
     joint probability, less a prior for each extra digit, for pieces wider than a digit,
     shorter than the line and unlike the training digits, is highest. The cuts are looked
-    for upright and leaning (``SLANTS``), and the best of those readings wins: digits drawn
+    for upright and leaning (``HYP.slants``), and the best of those readings wins: digits drawn
     close and slanted overlap, and no upright column runs between them. ``from_width``:
-    look for cuts from this width (times the height), not ``MAY_HOLD_TWO``."""
+    look for cuts from this width (times the height), not ``HYP.may_hold_two``."""
     rows = np.flatnonzero(region.any(1))  # the region alone: its pieces are cut many times
     region, left, right = region[rows[0]:rows[-1] + 1, left:right], 0, right - left
     if whole:
         return _read_cuts(region, [left, right], 0.0, height, judge)
-    if from_width is None and right - left < MAY_HOLD_TWO * height:
+    if from_width is None and right - left < HYP.may_hold_two * height:
         # one digit, or a 1 touching its neighbour
         one = _best_reading(region, left, right, height, judge, whole=True)
-        if right - left < NARROW_PAIR * height or one[3] >= UNSURE:
+        if right - left < HYP.narrow_pair * height or one.score >= HYP.unsure:
             return one
-        cut = _best_reading(region, left, right, height, judge, from_width=NARROW_PAIR)
-        return cut if cut[3] >= SURE and cut[3] > one[3] + NARROW_MARGIN else one
+        cut = _best_reading(region, left, right, height, judge, from_width=HYP.narrow_pair)
+        return cut if cut.score >= HYP.sure and cut.score > one.score + HYP.narrow_margin else one
     readings = []
-    for slant in SLANTS:
+    for slant in HYP.slants:
         sheared, lo, hi = _sheared(region, left, right, slant)
-        cuts = _cut_candidates(sheared, lo, hi, height, from_width or MAY_HOLD_TWO)
+        cuts = _cut_candidates(sheared, lo, hi, height, from_width or HYP.may_hold_two)
         reading = _read_cuts(region, cuts, slant, height, judge)
-        if not readings or (reading[3] >= SLANT_SURE * len(reading[0])
-                            and reading[3] > readings[0][3] + SLANT_MARGIN):
+        if not readings or (reading.score >= HYP.slant_sure * len(reading.images)
+                            and reading.score > readings[0].score + HYP.slant_margin):
             readings.append(reading)  # a leaning reading only when it reads surely
-        if not slant and reading[3] >= SLANT_BELOW * len(reading[0]):
+        if not slant and reading.score >= HYP.slant_below * len(reading.images):
             break  # read surely upright
-    return max(readings, key=lambda r: r[3])
+    return max(readings, key=lambda r: r.score)
 
 
 def _read_cuts(region, cuts, slant, height, judge):
@@ -221,10 +211,10 @@ def _read_cuts(region, cuts, slant, height, judge):
     p, odd, raw = judge(np.stack(pieces))
     score = {}
     for k, (i, j) in enumerate(kept):
-        too_wide = max(0.0, (cuts[j] - cuts[i]) / height - WIDE_FROM)
-        unlike = 0.0 if odd is None else max(0.0, float(odd[k]) - ODD_FROM)
-        score[i, j] = (float(np.log(p[k].max() + 1e-9)) - SPLIT_PRIOR - WIDE_COST * too_wide
-                       - ODD_COST * unlike - LOW_COST * max(0.0, LOW_FROM - tall[k]))
+        too_wide = max(0.0, (cuts[j] - cuts[i]) / height - HYP.wide_from)
+        unlike = 0.0 if odd is None else max(0.0, float(odd[k]) - HYP.odd_from)
+        score[i, j] = (float(np.log(p[k].max() + 1e-9)) - HYP.split_prior - HYP.wide_cost * too_wide
+                       - HYP.odd_cost * unlike - HYP.low_cost * max(0.0, HYP.low_from - tall[k]))
     best = {0: (0.0, [])}  # cut index -> (score, piece indices so far)
     for j in range(1, last + 1):
         options = [(best[i][0] + score[i, j], best[i][1] + [kept.index((i, j))])
@@ -240,8 +230,8 @@ def _read_cuts(region, cuts, slant, height, judge):
         total_score = score[0, last]
     else:
         total_score = best[last][0]
-    return ([pieces[k] for k in chosen], [p[k] for k in chosen],
-            [None if raw is None else float(raw[k]) for k in chosen], total_score)
+    return Pieces([pieces[k] for k in chosen], [p[k] for k in chosen],
+                  [None if raw is None else float(raw[k]) for k in chosen], total_score)
 
 
 def _lean(image: np.ndarray) -> float:
@@ -257,9 +247,9 @@ def _lean(image: np.ndarray) -> float:
 
 def _apart(left: float, right: float) -> bool:
     """Whether two strokes lean apart as the arms of a V (or a tick, or a Y) do: each its
-    own way, by at least LEAN_EACH, and by more than APART degrees together."""
-    return left * right < 0 and min(abs(left), abs(right)) >= LEAN_EACH \
-        and abs(left - right) > APART
+    own way, by at least HYP.lean_each, and by more than HYP.apart degrees together."""
+    return left * right < 0 and min(abs(left), abs(right)) >= HYP.lean_each \
+        and abs(left - right) > HYP.apart
 
 
 def _pad(region, slant) -> int:
@@ -280,7 +270,7 @@ def _sheared(region, left, right, slant):
     return out, int(inked[0]), int(inked[-1]) + 1
 
 
-def _cut_candidates(region, left, right, height, from_width=MAY_HOLD_TWO) -> list[int]:
+def _cut_candidates(region, left, right, height, from_width=HYP.may_hold_two) -> list[int]:
     """The region's ends and, when it is wide enough to hold two digits, the columns of
     least ink (local minima of the smoothed column profile, at least a tenth of the height
     apart, the 12 emptiest)."""
@@ -304,15 +294,15 @@ def _cut_candidates(region, left, right, height, from_width=MAY_HOLD_TWO) -> lis
 
 def _inside_loops(mask: np.ndarray, height: int) -> np.ndarray:
     """(width,) whether each column runs through the middle half of a loop: background the
-    ink closes in (a 0's or 8's, a closed 4's), at least HOLE of the height across and at
-    most HOLE_WIDE wide (wider, two touching digits close it in)."""
+    ink closes in (a 0's or 8's, a closed 4's), at least HYP.hole of the height across and at
+    most HYP.hole_wide wide (wider, two touching digits close it in)."""
     _, _, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8),
                                                       connectivity=4)
     h, w = mask.shape
     inside = np.zeros(w, bool)
     for x, y, bw, bh, _ in stats[1:]:
-        if x > 0 and y > 0 and x + bw < w and y + bh < h and max(bw, bh) >= HOLE * height \
-                and bw <= HOLE_WIDE * height:
+        if x > 0 and y > 0 and x + bw < w and y + bh < h and max(bw, bh) >= HYP.hole * height \
+                and bw <= HYP.hole_wide * height:
             inside[x + bw // 4:x + bw - bw // 4] = True
     return inside
 
@@ -329,8 +319,8 @@ def digit_regions(ink: np.ndarray) -> tuple[list[tuple[np.ndarray, int, int]], i
     count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     areas = np.bincount(labels[mask], minlength=count)
     keep = [i for i in range(1, count) if areas[i] >= 0.02 * mask.sum()]
-    if len(keep) > 4 * MAX_DIGITS:
-        raise BlankImageError(f"More than {MAX_DIGITS} separate marks: write one number, "
+    if len(keep) > 4 * HYP.max_digits:
+        raise BlankImageError(f"More than {HYP.max_digits} separate marks: write one number, "
                               "its digits side by side.")
     boxes = [[stats[i, 0], stats[i, 0] + stats[i, 2], stats[i, 1], stats[i, 1] + stats[i, 3],
               [i]] for i in keep]  # left, right, top, bottom, labels
@@ -361,7 +351,7 @@ def _merge(boxes: list[list]) -> list[list]:
                 break
         if changed:
             continue
-        short = [i for i, b in enumerate(boxes) if b[3] - b[2] < SHORT * tallest]
+        short = [i for i, b in enumerate(boxes) if b[3] - b[2] < HYP.short * tallest]
         if short:
             i = short[0]
             a = boxes[i]

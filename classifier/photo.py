@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from classifier.image import _over_white, _to_uint8
+from classifier.pixels import over_white, to_uint8
 
 IMAGENET_FILE = "imagenet.safetensors"
 
@@ -103,8 +103,8 @@ class PhotoView:
     def picture(self, rgba: np.ndarray) -> np.ndarray:
         """The photo padded to a square with its median colour and resized: what the
         ImageNet network sees, uint8 (r, r, 3)."""
-        rgb = _over_white(rgba) if rgba.shape[2] == 4 else rgba[..., :3]
-        img = Image.fromarray(_to_uint8(rgb))
+        rgb = over_white(rgba) if rgba.shape[2] == 4 else rgba[..., :3]
+        img = Image.fromarray(to_uint8(rgb))
         w, h = img.size
         fill = tuple(int(v) for v in np.median(np.asarray(img).reshape(-1, 3), axis=0))
         square = Image.new("RGB", (max(w, h), max(w, h)), fill)

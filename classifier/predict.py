@@ -19,17 +19,14 @@ from torch import nn
 from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
                                    read_metrics)
 from classifier.digits import marks_inside_a_loop
-from classifier.image import _passthrough, light_on_dark, load_rgba
+from classifier.image import ImageError, load_rgba
+from classifier.pixels import light_on_dark, passthrough
 from classifier.ood import NEEDS, features, load_stats, scores
 from classifier.photo import Evidence, PhotoView
-from classifier.preprocess import normalize, prepare, prepare_steps, recipe_for
+from classifier.preprocess import Prepared, normalize, prepare, prepare_steps, prepared, recipe_for
 
-# A number is not a number when half its digits or more are past the out-of-distribution
-# threshold, or when one of them is this many times past it: a scribble cut into three
-# pieces, one of which is nothing like a digit, was announced as a number. Chosen on drawings
-# apart from the benchmark's (mnist-cnn, 600 each): scribbles warned about 85.0 -> 89.0%,
-# shapes 65.0 -> 68.7%; of 3,200 numbers of drawn and MNIST digits, 5 more flagged (0.16%;
-# of the two whose answer was known, one read 281 for 2881). README: "Not a number".
+# A number is flagged when half its digits are past the OOD threshold, or one is this many
+# times past it: a scribble's piece can be that unlike a digit, a drawn digit rarely is
 FAR_UNLIKE = 6.0
 
 
@@ -43,6 +40,8 @@ class Reading:
     ood: bool                            # flagged: Classifier.unlike
     maps: dict[str, np.ndarray]          # conv activations (channels, h, w); {} without conv
     evidence: Evidence | None = None     # a photo's ImageNet reading, for models that have one
+    number: dict | None = None           # a drawing of several digits read as a number
+    photo: np.ndarray | None = None      # the decoded input (RGBA), None for a prepared 28x28
 
 
 class Classifier:
@@ -53,7 +52,7 @@ class Classifier:
         self.config = config
         self.name: str = config.get("name") or Path(config.get("folder", "model")).name
         self.dataset: str = config["dataset"]
-        self.recipe: str = recipe_for(config)  # how user images become its 28x28 input
+        self.recipe = recipe_for(config)  # how user images become its 28x28 input
         self.arch: str = config["arch"]
         self.class_names: list[str] = list(config["class_names"])
         self.temperature: float = float(config.get("temperature", 1.0))
@@ -135,7 +134,7 @@ class Classifier:
         """Whether a prepared image is flagged as unlike the training images: its score past
         the threshold, or, for a digit model, a mark inside a closed loop of other ink (a
         smiley's eyes), which no digit has and the score alone let through."""
-        return self.is_ood(score) or (self.recipe == "digit-v1" and marks_inside_a_loop(seen))
+        return self.is_ood(score) or (self.recipe.loop_rule and marks_inside_a_loop(seen))
 
     def assess(self, image, photo=None) -> tuple[dict[str, float], float | None, bool]:
         """({class name: probability}, the out-of-distribution score or None, whether it is
@@ -151,7 +150,7 @@ class Classifier:
     def evidence(self, photo) -> Evidence | None:
         """The ImageNet reading of a decoded photo (RGBA), for a model with a photo view;
         None otherwise, and for an image that already looks like a dataset image."""
-        if self.photo_view is None or photo is None or _passthrough(photo) is not None:
+        if self.photo_view is None or photo is None or passthrough(photo) is not None:
             return None
         return self.photo_view.read(photo)
 
@@ -168,27 +167,42 @@ class Classifier:
 
     def analyse(self, image) -> Reading:
         """What a page shows about one input, the explanation aside: the prepared image
-        (and a photo's steps), probabilities, out-of-distribution score and flag, and conv
-        activations, from one preparation and one forward pass."""
+        (and a photo's steps), probabilities, out-of-distribution score and flag, conv
+        activations, and for a drawing of several digits the number, from one decoding, one
+        preparation and one forward pass. A drawing's ink is extracted once and serves both
+        the 28x28 digit and the number."""
         from classifier.explain import watch_conv_stages
 
-        photo = None
-        if self.photo_view is not None and not _is_prepared(image):
-            image = photo = load_rgba(image)  # decoded once, for the silhouette and ImageNet
-        seen, steps = self.preprocess_steps(image)
+        photo = None if _is_prepared(image) else load_rgba(image)
+        done = (Prepared(image, [], None) if photo is None
+                else prepared(photo, self.recipe, steps=True))
         evidence = self.evidence(photo)
+        steps = done.steps
         if evidence is not None:
             name, p = evidence.top5[0]
-            steps = [*steps, (evidence.image, f"{len(steps) + 1}. ImageNet: {name.lower()} {p:.0%}")]
+            caption = f"{len(steps) + 1}. ImageNet: {name.lower()} {p:.0%}"
+            steps = [*steps, (evidence.image, caption)]
         maps: dict[str, np.ndarray] = {}
         with self.lock:
             hooks = watch_conv_stages(self.model, maps) if self.has_conv else []
             try:
-                probs, score, flagged = self._judged(seen, evidence)
+                probs, score, flagged = self._judged(done.seen, evidence)
             finally:
                 for h in hooks:
                     h.remove()
-        return Reading(seen, steps, probs, score, flagged, maps, evidence)
+        number = self._several_digits(photo, done.ink)
+        return Reading(done.seen, steps, probs, score, flagged, maps, evidence, number, photo)
+
+    def _several_digits(self, photo, ink) -> dict | None:
+        """``read_number`` of a drawing of several digits, from its ink; None for one digit,
+        for a recipe that reads no numbers, and where the drawing cannot be cut into digits."""
+        if photo is None or not self.recipe.reads_numbers:
+            return None
+        try:
+            number = self._number(self.recipe.ink(photo) if ink is None else ink)
+        except ImageError:
+            return None
+        return number if len(number["digits"]) > 1 else None
 
     def predict_proba(self, image) -> dict[str, float]:
         """{class name: probability} for one image, in class order (calibrated, but for a
@@ -209,11 +223,14 @@ class Classifier:
         whether it is flagged as ``assess`` flags it (``unlike``); the number's ``ood``:
         whether half of its digits or more are, or one is ``FAR_UNLIKE`` times past the
         threshold (a scribble cut into pieces, not a number)."""
-        from classifier.image import load_rgba
+        if not self.recipe.reads_numbers:
+            raise ValueError(f"{self.name} reads clothing, not numbers")
+        return self._number(self.recipe.ink(load_rgba(image)))
+
+    def _number(self, ink: np.ndarray) -> dict:
+        """``read_number`` of a drawing's cleaned ink."""
         from classifier.number import read_digits
 
-        if self.recipe != "digit-v1":
-            raise ValueError(f"{self.name} reads clothing, not numbers")
         distance = self.ood_config.get("method") in NEEDS
 
         def judge(batch):  # a distance over its threshold: 1 is the edge of "a digit"
@@ -221,7 +238,7 @@ class Classifier:
             unlike = (score / self.ood_config["threshold"]).numpy() if distance else None
             return probs.numpy(), unlike, None if score is None else score.numpy()
 
-        seen, probs, scores_ = read_digits(load_rgba(image), judge)
+        seen, probs, scores_ = read_digits(ink, judge)
         best = torch.from_numpy(probs).max(1)
         digits = []
         for k, img in enumerate(seen):

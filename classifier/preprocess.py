@@ -19,14 +19,19 @@ it with the checkpoint's own mean/std.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from classifier.clothing import clothing_steps, prepare_clothing, prepare_clothing_v1, step_pictures
 from classifier.datasets import DATASETS
-from classifier.digits import prepare_digit
-from classifier.image import (MAX_PIXELS, WORK_SIZE, BlankImageError, ImageError,  # noqa: F401
-                              _passthrough, load_rgba)
+from classifier.image import MAX_PIXELS, WORK_SIZE, BlankImageError, ImageError, load_rgba
+from classifier.pixels import passthrough
+from classifier.recipes import RECIPES, Recipe
+
+__all__ = ["MAX_PIXELS", "WORK_SIZE", "BlankImageError", "ImageError", "Prepared", "Recipe",
+           "RECIPES", "load_rgba", "normalize", "prepare", "prepare_steps", "prepared",
+           "recipe_for", "recipe_named"]
 
 
 def normalize(images: torch.Tensor | np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -45,50 +50,54 @@ def normalize(images: torch.Tensor | np.ndarray, mean: float, std: float) -> tor
     return (x - mean) / std
 
 
-# Each checkpoint names the recipe its inputs were made with (config "preprocess");
-# checkpoints from before that field get their dataset's default.
-RECIPES = {"digit-v1": prepare_digit, "clothing-photo-v2": prepare_clothing,
-           "clothing-v1": prepare_clothing_v1}
-DEFAULT_RECIPE = {name: d.recipe for name, d in DATASETS.items()}
+def recipe_named(name: str | Recipe) -> Recipe:
+    """A recipe by its name, or by a dataset's name for that dataset's default."""
+    if isinstance(name, Recipe):
+        return name
+    name = DATASETS[name].recipe if name in DATASETS else name
+    if name not in RECIPES:
+        raise ValueError(f"unknown preprocessing recipe {name!r}; known: {sorted(RECIPES)}")
+    return RECIPES[name]
 
 
-def recipe_for(config: dict) -> str:
-    """The preprocessing recipe a checkpoint config asks for."""
-    recipe = config.get("preprocess") or DEFAULT_RECIPE.get(config.get("dataset"))
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown preprocessing recipe {recipe!r}; known: {sorted(RECIPES)}")
-    return recipe
+def recipe_for(config: dict) -> Recipe:
+    """The preprocessing recipe a checkpoint config asks for; checkpoints from before the
+    config named one get their dataset's default."""
+    return recipe_named(config.get("preprocess") or config.get("dataset"))
 
 
-def prepare(image, recipe: str) -> np.ndarray:
-    """Any supported input -> uint8 (28, 28), background 0, made by ``recipe`` (a name in
-    RECIPES, or a dataset name for its default recipe)."""
-    return _prepare(load_rgba(image), _recipe(recipe))
+@dataclass
+class Prepared:
+    """One image through a recipe, once: what the model sees and what else was made on the way."""
+    seen: np.ndarray          # uint8 (28, 28), background 0
+    steps: list               # [(picture, caption)] of how a photo was read, else []
+    ink: np.ndarray | None    # a drawing's cleaned ink (H, W), for recipes that read ink
 
 
-def prepare_steps(image, recipe: str) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
-    """``prepare``, plus the pictures of its steps for a clothing photo (else no pictures),
-    from one pass over the image."""
-    recipe, rgba = _recipe(recipe), load_rgba(image)
-    if recipe != "clothing-photo-v2" or _passthrough(rgba) is not None:
-        return _prepare(rgba, recipe), []
-    steps = clothing_steps(rgba)
-    return steps["seen"], step_pictures(steps)
-
-
-def _recipe(recipe: str) -> str:
-    recipe = DEFAULT_RECIPE.get(recipe, recipe)
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown preprocessing recipe {recipe!r}; known: {sorted(RECIPES)}")
-    return recipe
-
-
-def _prepare(rgba: np.ndarray, recipe: str) -> np.ndarray:
-    passed = _passthrough(rgba)
+def prepared(rgba: np.ndarray, recipe: Recipe, steps: bool = False) -> Prepared:
+    """``rgba`` (decoded) through ``recipe``. An image that already looks like a dataset
+    image passes unchanged; ``steps``: also the pictures of a photo's steps."""
+    passed = passthrough(rgba)
     if passed is not None:
         if passed.max() < 30:
-            raise BlankImageError("Draw a digit first: the image is blank."
-                                  if recipe.startswith("digit") else
-                                  "No item found: the image is blank.")
-        return passed
-    return RECIPES[recipe](rgba)
+            raise BlankImageError(recipe.blank)
+        return Prepared(passed, [], None)
+    if recipe.ink is not None:
+        ink = recipe.ink(rgba)
+        return Prepared(recipe.from_ink(ink), [], ink)
+    if steps and recipe.steps is not None:
+        return Prepared(*recipe.steps(rgba), None)
+    return Prepared(recipe.prepare(rgba), [], None)
+
+
+def prepare(image, recipe: str | Recipe) -> np.ndarray:
+    """Any supported input -> uint8 (28, 28), background 0, made by ``recipe`` (a Recipe, a
+    name in RECIPES, or a dataset name for its default recipe)."""
+    return prepared(load_rgba(image), recipe_named(recipe)).seen
+
+
+def prepare_steps(image, recipe: str | Recipe) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """``prepare``, plus the pictures of its steps for a clothing photo (else no pictures),
+    from one pass over the image."""
+    p = prepared(load_rgba(image), recipe_named(recipe), steps=True)
+    return p.seen, p.steps

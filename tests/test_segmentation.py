@@ -96,12 +96,12 @@ def test_the_checkpoint_names_its_recipe_and_old_ones_still_load():
     from classifier import Classifier
     from classifier.preprocess import recipe_for
 
-    assert recipe_for({"dataset": "fashion-mnist"}) == "clothing-photo-v2"  # before the field
-    assert recipe_for({"dataset": "mnist"}) == "digit-v1"
+    assert recipe_for({"dataset": "fashion-mnist"}).name == "clothing-photo-v2"  # before the field
+    assert recipe_for({"dataset": "mnist"}).name == "digit-v1"
     with pytest.raises(ValueError, match="unknown preprocessing recipe"):
         recipe_for({"dataset": "mnist", "preprocess": "digit-v9"})
     shipped = load_model("fashion-mnist-linear")
-    assert shipped.recipe == shipped.config["preprocess"] == "clothing-photo-v2"
+    assert shipped.recipe.name == shipped.config["preprocess"] == "clothing-photo-v2"
     m = shirt()
     blanket = stripes(*m.shape, [(0.9, 0.2, 0.2), (0.95, 0.85, 0.2)])
     x = photo(m, np.array([0.1, 0.1, 0.12]), blanket)
