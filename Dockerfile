@@ -25,6 +25,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu \
 
 COPY --chown=user:user app.py ./
 COPY --chown=user:user classifier/ classifier/
+COPY --chown=user:user web/ web/
 COPY --chown=user:user checkpoints/ checkpoints/
 COPY --chown=user:user examples/ examples/
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_FILES = ["README.md", "app.py", "requirements.txt", "Dockerfile", ".dockerignore"]
-SPACE_FOLDERS = ["classifier", "checkpoints", "examples", "docs"]
+SPACE_FOLDERS = ["classifier", "web", "checkpoints", "examples", "docs"]
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".gradio"}
 SKIP_SUFFIXES = {".pyc", ".gz", ".tmp"}
 

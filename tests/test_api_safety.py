@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import app
+from web import upkeep
 from classifier import checkpoint, predict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ def raw_call(url: str, endpoint: str, data: list) -> tuple[str, str]:
                                            ("compare", ["mnist"])])
 def test_a_path_that_was_not_uploaded_is_never_read(served, image, endpoint, args):
     event, data = raw_call(served[0], endpoint, [image, *args])
-    assert event == "error" and app.NO_IMAGE in data, data  # one message for every case
+    assert event == "error" and upkeep.NO_IMAGE in data, data  # one message for every case
 
 
 def test_a_marked_file_outside_the_upload_folder_is_refused(served):
@@ -59,22 +60,22 @@ def test_the_same_file_uploaded_is_classified(client):
 
 
 def test_in_process_calls_follow_the_same_rule(tmp_path):
-    inside = app.upload_folder() / "test-inside.png"
+    inside = upkeep.upload_folder() / "test-inside.png"
     inside.parent.mkdir(parents=True, exist_ok=True)
     Image.open(ON_DISK).save(inside)
     marked = {"path": str(inside), "meta": {"_type": "gradio.FileData"}}
     try:
-        assert app.uploaded_file(marked) == str(inside.resolve())
-        link = app.upload_folder() / "test-link.png"  # a link out of the folder is outside
+        assert upkeep.uploaded_file(marked) == str(inside.resolve())
+        link = upkeep.upload_folder() / "test-link.png"  # a link out of the folder is outside
         link.unlink(missing_ok=True)
         link.symlink_to(ON_DISK)
         with pytest.raises(app.ImageError, match="No image was received"):
-            app.uploaded_file({**marked, "path": str(link)})
+            upkeep.uploaded_file({**marked, "path": str(link)})
         with pytest.raises(app.ImageError, match="No image was received"):
-            app.uploaded_file({**marked, "path": "\0"})
+            upkeep.uploaded_file({**marked, "path": "\0"})
     finally:
         inside.unlink(missing_ok=True)
-        (app.upload_folder() / "test-link.png").unlink(missing_ok=True)
+        (upkeep.upload_folder() / "test-link.png").unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("name", [
@@ -103,9 +104,9 @@ def test_hub_models_load_at_start_with_a_time_limit(monkeypatch, caplog):
         if repo_id == "broken/hub-model":
             raise checkpoint.CheckpointError("could not fetch it")
         return ROOT / "checkpoints" / "mnist-linear"
-    monkeypatch.setattr(app, "resolve_checkpoint", resolve)
+    monkeypatch.setattr(upkeep, "resolve_checkpoint", resolve)
     start = time.perf_counter()
-    found = app.fetch_hub_models(["slow/hub-model", "broken/hub-model", "good/hub-model"],
+    found = upkeep.fetch_hub_models(["slow/hub-model", "broken/hub-model", "good/hub-model"],
                                  timeout=0.3)
     assert time.perf_counter() - start < 2.5  # the slow one did not hold the start-up
     assert found == {"good/hub-model": str(ROOT / "checkpoints" / "mnist-linear")}
@@ -116,14 +117,14 @@ def test_hub_models_load_at_start_with_a_time_limit(monkeypatch, caplog):
 def test_explanations_share_files_and_gradio_deletes_them(client, tmp_path):
     from gradio_client import handle_file
 
-    before = {p for p in (app.upload_folder() / "results").glob("*.png")}
+    before = {p for p in (upkeep.upload_folder() / "results").glob("*.png")}
     for _ in range(3):
         client.predict(handle_file(ON_DISK), "mnist-cnn", "gradcam", None, api_name="/explain")
-    made = {p for p in (app.upload_folder() / "results").glob("*.png")} - before
+    made = {p for p in (upkeep.upload_folder() / "results").glob("*.png")} - before
     assert len(made) <= 1  # the same answer three times is one file
     tracked = set().union(*app.demo.temp_file_sets)
     assert all(str(p) in tracked for p in made)  # deleted on Gradio's schedule, and at exit
-    assert app.demo.delete_cache == (app.CACHE_SWEEP_S, app.CACHE_AGE_S)
+    assert app.demo.delete_cache == (upkeep.CACHE_SWEEP_S, upkeep.CACHE_AGE_S)
 
 
 def test_prune_keeps_the_folder_within_its_budget(tmp_path):
@@ -139,7 +140,7 @@ def test_prune_keeps_the_folder_within_its_budget(tmp_path):
     # cached by this run as a copy that keeps its shipped file's old modification time: kept
     example = make("example.png", 1000, start - 3600)
     uploads = [make(f"h{k}/upload.bin", 10_000, start + k) for k in range(20)]
-    left = app.prune(tmp_path, max_bytes=55_000, started=start, max_age=0.02)
+    left = upkeep.prune(tmp_path, max_bytes=55_000, started=start, max_age=0.02)
     files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert left == sum(p.stat().st_size for p in files) <= 55_000
     assert example in files and leftover not in files
@@ -155,9 +156,9 @@ def test_an_upload_that_is_not_an_image_reaches_the_message(tmp_path, bad):
     path.write_bytes(bad)
     upload = app.image_upload()
     given = upload.preprocess(ImageData(path=str(path), orig_name="photo.png"))
-    status, probs, *_ = app.analyse(given, "fashion-mnist-cnn", "Saliency", app.PREDICTED,
-                                    False, "fashion-mnist")
-    assert "not an image" in status and probs is None
+    shown = app.analyse(given, "fashion-mnist-cnn", "Saliency", app.PREDICTED, False,
+                        "fashion-mnist")
+    assert "not an image" in shown.message and shown.probs is None
 
 
 def test_refused_requests_log_one_line_and_no_traceback(client, capfd):

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import app
+from web import page, views
 
 
 def drawing(blank=False):
@@ -25,12 +26,13 @@ def run(image, model="mnist-linear", method="Saliency", dataset="mnist", compare
 
 
 def test_a_sketchpad_drawing_is_classified_shown_and_explained():
-    status, probs, seen, overlay, note, *_, steps, digits = run(drawing())
-    probs = probs["value"]
-    assert status == "" and max(probs, key=probs.get) == "1"
+    shown = run(drawing())
+    probs = shown.probs["value"]
+    assert shown.message == "" and max(probs, key=probs.get) == "1"
+    digits = shown.outputs()[-1]  # the number's picture: hidden for one digit
     assert digits["value"] is None and digits["visible"] is False
-    assert seen.shape == (280, 280) and overlay.shape == (280, 280, 3)
-    assert "Saliency for class **1**" in note and steps == []  # steps are for photos
+    assert shown.seen.shape == (280, 280) and shown.overlay.shape == (280, 280, 3)
+    assert "Saliency for class **1**" in shown.note and shown.steps == []  # steps: photos
 
 
 def data_url(rgba: np.ndarray) -> str:
@@ -44,30 +46,32 @@ def test_the_handwriting_fixture_draws_as_the_page_does():
     """Tests and benchmarks draw numbers on the page's canvas with the page's pen."""
     from training import handwriting
 
-    assert (handwriting.CANVAS, handwriting.PEN) == (app.PAD_SIZE, app.PAD_PEN)
+    assert (handwriting.CANVAS, handwriting.PEN) == (page.PAD_SIZE, page.PAD_PEN)
 
 
 def test_the_canvas_png_is_read_as_the_same_drawing():
     rgba = drawing()["composite"]
-    png = app.drawing(data_url(rgba))
-    status, probs, seen, *_ = run(png)
-    assert status == "" and max(probs["value"], key=probs["value"].get) == "1"
-    assert np.array_equal(seen, run(drawing())[2])  # the same model input as the array
+    png = page.drawing(data_url(rgba))
+    shown = run(png)
+    probs = shown.probs["value"]
+    assert shown.message == "" and max(probs, key=probs.get) == "1"
+    assert np.array_equal(shown.seen, run(drawing()).seen)  # the same model input as the array
 
 
 def test_a_canvas_value_is_never_taken_for_a_path(tmp_path):
     seven = tmp_path / "seven.png"
     Image.fromarray(drawing()["composite"]).save(seven)  # a readable image on the disk
-    assert app.drawing(str(seven)) == b""
-    assert "not an image" in run(app.drawing(str(seven)))[0]
+    assert page.drawing(str(seven)) == b""
+    assert "not an image" in run(page.drawing(str(seven))).message
     for value in ("data:image/png;base64,not base64!", "data:text/html;base64,PGI+",
                   "data:image/png;base64," + "A" * 2_000_004):
-        assert app.drawing(value) == b""
-    assert app.drawing("") is None and "Draw a digit" in run(app.drawing(""))[0]
+        assert page.drawing(value) == b""
+    assert page.drawing("") is None and "Draw a digit" in run(page.drawing("")).message
 
 
 def test_compare_all_lists_every_model_of_the_dataset():
-    *_, rows, gallery, _, _ = run(drawing(), compare=True)
+    shown = run(drawing(), compare=True)
+    rows, gallery = shown.rows, shown.gallery
     assert [r[0] for r in rows] == app.MODELS["mnist"] and len(gallery) == len(rows)
     assert all(isinstance(r[4], float) for r in rows)  # latency in ms
     assert {r[2] for r in rows} == {"yes"}  # a canvas drawing of a digit looks like one
@@ -77,8 +81,9 @@ def test_compare_all_says_which_models_find_a_scribble_unlike_a_digit():
     from training import synthetic
 
     rgba = synthetic.scribble(np.random.default_rng(5))
-    *_, rows, gallery, _, _ = run({"background": None, "layers": [rgba], "composite": rgba},
-                                  model="mnist-cnn", compare=True)
+    shown = run({"background": None, "layers": [rgba], "composite": rgba}, model="mnist-cnn",
+                compare=True)
+    rows, gallery = shown.rows, shown.gallery
     flagged = {r[0] for r in rows if r[2] == "no"}
     assert "mnist-cnn" in flagged  # as the single-model view says
     assert all(("flagged" in caption) == (r[0] in flagged)
@@ -91,24 +96,23 @@ def test_compare_all_says_which_models_find_a_scribble_unlike_a_digit():
     (None, "Draw a digit or upload"),
 ])
 def test_blank_canvas_gets_a_message_not_an_error(image, message):
-    status, probs, *_ = run(image)
-    assert message in status and probs is None
+    shown = run(image)
+    assert message in shown.message and shown.probs is None
 
 
 def test_wrong_model_name_gets_a_clear_message():
-    status, *_ = run(drawing(), model="mnist-vgg")
-    assert "Unknown model 'mnist-vgg'" in status
-    status, *_ = run(drawing(), model="fashion-mnist-linear")  # a model of the other tab
-    assert "Unknown model" in status
+    assert "Unknown model 'mnist-vgg'" in run(drawing(), model="mnist-vgg").message
+    other_tab = run(drawing(), model="fashion-mnist-linear")  # a model of the other tab
+    assert "Unknown model" in other_tab.message
 
 
 def test_corrupt_and_huge_uploads_get_messages(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    assert "not an image" in run(str(bad))[0]
+    assert "not an image" in run(str(bad)).message
     huge = tmp_path / "huge.png"
     Image.new("L", (9000, 9000)).save(huge)
-    assert "too large" in run(str(huge))[0]
+    assert "too large" in run(str(huge)).message
 
 
 def test_gradcam_is_not_offered_for_models_without_conv_layers():
@@ -135,22 +139,20 @@ def test_clothing_examples_are_captioned_with_their_class_real_photos_first():
 
 def test_report_links_to_files_keep_their_text_only():
     text = "| [cnn](mnist-cnn/README.md) | see [docs](https://example.org/x) |"
-    assert app.without_file_links(text) == "| cnn | see [docs](https://example.org/x) |"
+    assert views.without_file_links(text) == "| cnn | see [docs](https://example.org/x) |"
 
 
 def test_clothing_example_runs_end_to_end():
     example = app.examples("clothing")[0]  # a Fashion-MNIST image: nothing to cut out
-    status, probs, *_, steps, _ = run(example, model="fashion-mnist-linear",
-                                      dataset="fashion-mnist")
-    assert status == "" and len(probs["value"]) == 10 and steps == []
+    shown = run(example, model="fashion-mnist-linear", dataset="fashion-mnist")
+    assert shown.message == "" and len(shown.probs["value"]) == 10 and shown.steps == []
 
 
 def test_a_clothing_photo_shows_how_it_was_read():
-    photo = str(app.EXAMPLES / "clothing" / "photo-coat.jpg")
-    status, probs, seen, *_, steps, _ = run(photo, model="fashion-mnist-cnn",
-                                            dataset="fashion-mnist")
-    assert status == "" and [c[:2] for _, c in steps] == ["1.", "2.", "3."]
-    outlined, cut, small = (picture for picture, _ in steps)
+    photo = str(page.EXAMPLES / "clothing" / "photo-coat.jpg")
+    shown = run(photo, model="fashion-mnist-cnn", dataset="fashion-mnist")
+    assert shown.message == "" and [c[:2] for _, c in shown.steps] == ["1.", "2.", "3."]
+    outlined, cut, small = (picture for picture, _ in shown.steps)
     assert outlined.ndim == 3 and cut.shape[0] <= outlined.shape[0] and small.shape == (224, 224, 3)
 
 
@@ -174,7 +176,6 @@ def test_importing_the_app_loads_no_model():
 
 @pytest.fixture
 def seven(tmp_path):
-    from training.data import read_split  # noqa: F401  (the file is made here, not read)
     page = np.full((200, 160), 250, np.uint8)
     page[30:45, 30:130] = 20   # the bar of a 7
     for r in range(45, 180):   # its stem, slanting left
@@ -216,9 +217,9 @@ def test_a_scribble_is_flagged_on_the_page():
     from training import synthetic
 
     rgba = synthetic.scribble(np.random.default_rng(5))
-    status, probs, *_ = run({"background": None, "layers": [rgba], "composite": rgba},
-                            model="mnist-cnn")
-    assert "does not look like a digit" in status and probs["elem_classes"] == ["ood"]
+    shown = run({"background": None, "layers": [rgba], "composite": rgba}, model="mnist-cnn")
+    probs = shown.probs
+    assert "does not look like a digit" in shown.message and probs["elem_classes"] == ["ood"]
     assert len(probs["value"]) == 10  # the guesses are still listed
 
 
@@ -228,10 +229,9 @@ def test_a_scribble_cut_into_pieces_is_not_read_as_a_number():
     from training import synthetic
 
     rgba = synthetic.scribble(np.random.default_rng(1))
-    status, *_, digits = run({"background": None, "layers": [rgba], "composite": rgba},
-                             model="mnist-cnn")
-    assert "does not look like a number" in status and "Reads as" not in status
-    assert digits["visible"]  # its pieces are still shown, the unlike ones greyed
+    shown = run({"background": None, "layers": [rgba], "composite": rgba}, model="mnist-cnn")
+    assert "does not look like a number" in shown.message and "Reads as" not in shown.message
+    assert shown.outputs()[-1]["visible"]  # its pieces are still shown, the unlike ones greyed
 
 
 def test_several_digits_show_the_number(data_dir):
@@ -241,9 +241,9 @@ def test_several_digits_show_the_number(data_dir):
     x, y = read_split(data_dir, "mnist", "test", download=False)
     picks = [int(np.flatnonzero(y.numpy() == d)[0]) for d in (4, 2)]
     rgba = synthetic.number([x[i].numpy() for i in picks], np.random.default_rng(0))
-    status, *_, digits = run({"background": None, "layers": [rgba], "composite": rgba},
-                             model="mnist-cnn")
-    assert "Reads as the number 42" in status and digits["visible"]
+    shown = run({"background": None, "layers": [rgba], "composite": rgba}, model="mnist-cnn")
+    digits = shown.outputs()[-1]
+    assert "Reads as the number 42" in shown.message and digits["visible"]
     assert digits["value"].shape == (84 + 26, 2 * 84 + 8, 3)  # two digits, answers under
 
 

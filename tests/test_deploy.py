@@ -22,6 +22,7 @@ def test_space_dry_run_lists_the_app_and_checkpoints_and_nothing_else(capsys):
     out = dry_run(capsys, "space", "--repo-id", "someone/demo")
     remote = re.findall(r"-> space:someone/demo/(\S+)", out)
     for needed in ("app.py", "requirements.txt", "README.md", "classifier/predict.py",
+                   "web/views.py", "web/sketchpad.js",
                    "examples/digit/7-1.png"):
         assert needed in remote
     for name in available_models():
