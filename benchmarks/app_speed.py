@@ -1,6 +1,6 @@
 """The app as users meet it: start-up time, endpoint latency through gradio_client, memory.
 
-    python benchmarks/app_speed.py [--requests 100]
+    python -m benchmarks.app_speed [--requests 100]
 
 Starts `python app.py` on a free port, times the first served request from the moment the
 process starts, then calls /classify (CNN and ResNet) and /compare, and reads the server's
@@ -56,7 +56,8 @@ def summary(times: list[float]) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.app_speed",
+                                description=__doc__)
     p.add_argument("--requests", type=int, default=100)
     args = p.parse_args()
     from gradio_client import Client, handle_file

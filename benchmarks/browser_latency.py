@@ -3,7 +3,7 @@ drawing canvas with the mouse, and the time from releasing the mouse to the last
 the 28x28 "what the model sees" picture (the answer for the finished stroke) is measured in
 the page. Also counts the requests each stroke sends: file uploads and queued events.
 
-    python benchmarks/browser_latency.py [--strokes 20] [--width 1300 --height 900]
+    python -m benchmarks.browser_latency [--strokes 20] [--width 1300 --height 900]
 
 Needs Chromium (/usr/bin/chromium) and playwright, as the browser test does.
 """
@@ -12,12 +12,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.app_speed import start_app  # noqa: E402
-from tests.test_browser import ARGS, CHROMIUM, draw  # noqa: E402
+from benchmarks.app_speed import start_app
+from tests.test_browser import ARGS, CHROMIUM, draw
 
 # Record, in page time, the mouse release and every change of the model-input picture.
 WATCH = """() => {
@@ -72,7 +69,8 @@ def measure(page, strokes: int, quiet_ms: int = 1000) -> tuple[list[float], list
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.browser_latency",
+                                description=__doc__)
     p.add_argument("--strokes", type=int, default=20)
     p.add_argument("--width", type=int, default=1300)
     p.add_argument("--height", type=int, default=900)

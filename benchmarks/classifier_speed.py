@@ -1,7 +1,7 @@
 """Speed of the classifier library on this machine: batch of one, after warm-up, median and
 95th percentile of many runs. Prints one line per measurement.
 
-    python benchmarks/classifier_speed.py [--runs 200]
+    python -m benchmarks.classifier_speed [--runs 200]
 
 Inputs are what users send: a 280x280 Sketchpad drawing (RGBA) for digit models, a product
 photo (JPEG-decoded RGB) for clothing models, both made from real test images.
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from classifier import load_model  # noqa: E402
-from training import synthetic  # noqa: E402
-from training.data import read_split  # noqa: E402
+from classifier import load_model
+from training import synthetic
+from training.data import read_split
 
 MODELS = sys.argv[sys.argv.index("--models") + 1].split(",") if "--models" in sys.argv else [
     "mnist-cnn", "mnist-resnet18", "fashion-mnist-cnn", "fashion-mnist-resnet18"]
@@ -39,7 +38,8 @@ def timed(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.classifier_speed",
+                                description=__doc__)
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--models", help="comma-separated names (default: the CNNs and ResNets)")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))

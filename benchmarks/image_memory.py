@@ -1,6 +1,6 @@
 """Peak memory that one large image adds to a prediction.
 
-    python benchmarks/image_memory.py
+    python -m benchmarks.image_memory
 
 For each image (the largest that are accepted: up to 40 megapixels), a fresh process loads a
 model, predicts once on a small image, resets its peak-memory mark (/proc/self/clear_refs),
@@ -19,9 +19,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
-import sys, time
+import time
 from pathlib import Path
-sys.path.insert(0, {root!r})
 from classifier import load_model
 
 def status(key):
@@ -62,8 +61,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small = ROOT / "examples/clothing/photo-coat.jpg"
         for name, path in make_images(Path(tmp)).items():
-            code = CHILD.format(root=str(ROOT), small=str(small), path=str(path))
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            code = CHILD.format(small=str(small), path=str(path))
+            out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                 text=True)  # cwd: `-c` imports the project from there
             if out.returncode:
                 print(f"{name}: failed\n{out.stderr[-2000:]}")
                 continue

@@ -1,6 +1,6 @@
 """The public API under a bounded concurrent load, on this machine only.
 
-    python benchmarks/load.py [--clients 8] [--requests 30] [--rounds 2]
+    python -m benchmarks.load [--clients 8] [--requests 30] [--rounds 2]
 
 Starts `python app.py` on a free 127.0.0.1 port with its own upload folder, computes every
 request's answer serially, then sends rounds of `clients x requests` mixed calls of every
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app_speed import rss_mb, start_app  # the same server start and memory reading
+from benchmarks.app_speed import rss_mb, start_app  # the same server start and memory reading
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGIT = ROOT / "examples/digit/paper-4.jpg"
@@ -80,7 +80,8 @@ def one_round(url: str, clients: int, requests: int, expected: list) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.load",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--requests", type=int, default=30, help="per client and round (default: 30)")
     p.add_argument("--rounds", type=int, default=2)

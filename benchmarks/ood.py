@@ -3,29 +3,25 @@ test images vs each outlier set) and the share flagged at the threshold that fla
 held-out training images (for the method a checkpoint ships, its own threshold).
 ``python -m training.ood`` writes the chosen one into checkpoints.
 
-    python benchmarks/ood.py --data-dir ../shared/data [--models mnist-cnn ...] [-n 500]
+    python -m benchmarks.ood --data-dir ../shared/data [--models mnist-cnn ...] [-n 500]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint  # noqa: E402
-from training.served import photo_labels  # noqa: E402
-from classifier.ood import METHODS  # noqa: E402
-from classifier.preprocess import prepare  # noqa: E402
-from training import synthetic  # noqa: E402
-from training.data import read_split  # noqa: E402
-from training.handwriting import handwritten_digit  # noqa: E402
-from training.ood import (fitted, handwritten, handwritten_count, other_dataset,  # noqa: E402
-                          score_images)
-from training.outliers import LETTERS as TRAINED_LETTERS  # noqa: E402
+from classifier.checkpoint import CHECKPOINTS_DIR, available_models, load_checkpoint
+from classifier.ood import METHODS
+from classifier.preprocess import prepare
+from training import synthetic
+from training.data import read_split
+from training.handwriting import handwritten_digit
+from training.ood import fitted, handwritten, handwritten_count, other_dataset, score_images
+from training.outliers import LETTERS as TRAINED_LETTERS
+from training.served import photo_labels
 
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefghjkmnpqrtuvwxy"  # not I, O, S, Z, i, l, o, s, z: digit-like
 FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
@@ -111,7 +107,8 @@ def measure(name: str, data_dir: str, sets: dict) -> list[str]:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ood",
+                                description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--photos", default="../shared/data/clothing-photos")
     p.add_argument("--models", nargs="*")

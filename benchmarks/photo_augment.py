@@ -3,28 +3,24 @@ briefly with each part of ``training.augment.photo_style`` added on its own, and
 of them, from the same start, seed and data, and print validation accuracy (Fashion-MNIST)
 and accepted answers on the development photos (which never train anything).
 
-    python benchmarks/photo_augment.py --data-dir ../shared/data --epochs 2
+    python -m benchmarks.photo_augment --data-dir ../shared/data --epochs 2
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from classifier.checkpoint import load_checkpoint  # noqa: E402
-from training.served import ACCEPTED, photo_labels  # noqa: E402
-from classifier.preprocess import normalize, prepare, recipe_for  # noqa: E402
-from training.augment import PHOTO_PARTS  # noqa: E402
-from training.data import read_split, train_val_split  # noqa: E402
-from training.config import resolve_config  # noqa: E402
-from training.run import seed_everything  # noqa: E402
-from training.train import evaluate, fit  # noqa: E402
+from classifier.checkpoint import load_checkpoint
+from classifier.preprocess import normalize, prepare, recipe_for
+from training.augment import PHOTO_PARTS
+from training.config import resolve_config
+from training.data import read_split, train_val_split
+from training.run import seed_everything
+from training.served import ACCEPTED, photo_labels
+from training.train import evaluate, fit
 
 VARIANTS = {"full (control)": ("full", ()), "full + all": ("photo", PHOTO_PARTS),
             **{f"full + {p}": ("photo", (p,)) for p in PHOTO_PARTS}}
@@ -45,7 +41,8 @@ def photo_accuracy(model, seen, classes, config) -> float:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.photo_augment",
+                                description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--photos", default="../shared/data/clothing-photos")
     p.add_argument("--checkpoint", default="checkpoints/fashion-mnist-cnn")

@@ -2,7 +2,7 @@
 development photos (../shared/data/clothing-photos, never used for training), and how long
 preprocessing takes.
 
-    python benchmarks/photos.py [--data-dir ../shared/data]
+    python -m benchmarks.photos [--data-dir ../shared/data]
 
 Prints, per recipe, the default model's accepted answers, refusals and median preprocessing
 time per photo; then every clothing model with the current recipe, overall and per photo
@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from classifier import Classifier, list_models, load_model  # noqa: E402
-from classifier.datasets import DATASETS  # noqa: E402
-from training.served import ACCEPTED, evaluate_photos, photo_labels  # noqa: E402
-from classifier.preprocess import BlankImageError  # noqa: E402
+from classifier import Classifier, list_models, load_model
+from classifier.datasets import DATASETS
+from classifier.preprocess import BlankImageError
+from training.served import ACCEPTED, evaluate_photos, photo_labels
 
 DEFAULT_MODEL = DATASETS["fashion-mnist"].default_model
 
@@ -52,7 +50,8 @@ def phone_jpeg() -> bytes:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.photos",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     args = p.parse_args()
     folder = Path(args.data_dir) / "clothing-photos"

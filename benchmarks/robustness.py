@@ -8,26 +8,24 @@ numbers of 2-4 digits drawn as pen strokes on the page's canvas with its pen, in
 font of common styles, not from MNIST, also written uphill and downhill (``handwriting``,
 training/handwriting.py); what the digit page warns about (``warned``: scribbles, letters
 and shapes, against drawn digits and numbers, read as the page reads them, a number or one
-digit); and, with ``--ood``, the out-of-distribution table of ``benchmarks/ood.py``.
+digit); and, with ``--ood``, the out-of-distribution table of ``python -m benchmarks.ood``.
 
-    python benchmarks/robustness.py [--n 2000] [--ood]
+    python -m benchmarks.robustness [--n 2000] [--ood]
         [--parts sets edges numbers pairs handwriting warned photos]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from classifier import BlankImageError, list_models, load_model  # noqa: E402
-from training.served import evaluate_photos  # noqa: E402
-from training import synthetic  # noqa: E402
-from training.handwriting import PEN, handwritten_digit, handwritten_number  # noqa: E402
-from training.data import read_split  # noqa: E402
-from benchmarks.ood import LETTERS  # noqa: E402
+from benchmarks.ood import LETTERS
+from classifier import BlankImageError, list_models, load_model
+from training import synthetic
+from training.data import read_split
+from training.handwriting import PEN, handwritten_digit, handwritten_number
+from training.served import evaluate_photos
 
 PARTS = ["sets", "edges", "numbers", "pairs", "handwriting", "warned", "photos"]
 SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": synthetic.paper,
@@ -37,7 +35,8 @@ SETS = {"mnist": {"clean": None, "sketchpad": synthetic.sketch, "paper+jpeg": sy
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.robustness",
+                                description=__doc__)
     p.add_argument("--n", type=int, default=2000, help="test images per set (default: 2000)")
     p.add_argument("--ood", action="store_true", help="also the out-of-distribution table")
     p.add_argument("--parts", nargs="*", default=PARTS, choices=PARTS,
@@ -99,7 +98,8 @@ def main() -> None:
               and "photos" in args.parts):
         r = evaluate_photos(load_model(m["name"]), photos)
         per_class = "  ".join(f"{c} {v['accepted']}/{v['n']}" for c, v in r["per_class"].items())
-        print(f"fashion-mnist  real photos    {m['name']:<24} accepted {100 * r['accepted']:6.2f}%  "
+        print(f"fashion-mnist  real photos    {m['name']:<24} "
+              f"accepted {100 * r['accepted']:6.2f}%  "
               f"refused {r['refused']}/{r['total']}  flagged {100 * r['flagged']:5.1f}%  "
               f"({per_class})", flush=True)
     if args.ood:
@@ -144,19 +144,15 @@ def handwriting(n: int, pen: int = PEN, seed: int = 0) -> None:
 
 def warned(clf, n: int, mnist: np.ndarray) -> None:
     """Share of drawings the digit page answers with a warning, decided as ``app.analyse``
-    decides it: a drawing read as several digits is warned about when its number is flagged
-    (half its digits or more look unlike digits, or one nothing like any), otherwise when it is flagged as one digit."""
+    decides it, from ``Classifier.analyse``: a drawing read as several digits is warned about
+    when its number is flagged (half its digits or more look unlike digits, or one nothing
+    like any), otherwise when it is flagged as one digit."""
     def warns(drawing) -> bool:
         try:
-            number = clf.read_number(drawing)
-        except BlankImageError:  # the page then answers as for one digit
-            number = None
-        if number and len(number["digits"]) > 1:
-            return number["ood"]
-        try:
-            return clf.assess(drawing)[2]
+            reading = clf.analyse(drawing)
         except BlankImageError:
             return True  # refused: no answer given either
+        return reading.number["ood"] if reading.number else reading.ood
 
     rng = np.random.default_rng(1)
     sets = {"scribbles": [synthetic.scribble(rng) for _ in range(n)],

@@ -2,9 +2,9 @@
 (fast, five-minutes, ten-seconds) against the classic PyTorch MNIST example, side by side,
 medians of several runs.
 
-    python benchmarks/time_to_accuracy.py --data-dir ../shared/data [--repeats 3]
+    python -m benchmarks.time_to_accuracy --data-dir ../shared/data [--repeats 3]
         [--datasets fashion-mnist] [--recipes five-minutes] [--no-reference]
-    python benchmarks/time_to_accuracy.py --recipes ten-seconds --datasets mnist --seeds 0 1 2 3 4
+    python -m benchmarks.time_to_accuracy --recipes ten-seconds --datasets mnist --seeds 0 1 2 3 4
 
 ``--seeds``: each recipe once per seed, as it is: whether its figure holds across seeds.
 
@@ -31,9 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from training.config import RECIPES
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from training.config import RECIPES  # noqa: E402
 TARGETS = {"mnist": (99.0, 99.5), "fashion-mnist": (92.0, 93.5)}
 # (recipe, --epochs) of each command timed: a shorter fast run, then each recipe as it is
 LADDER = {d: (("fast", shorter), *((r, RECIPES[r][d]["epochs"]) for r in sorted(RECIPES)))
@@ -98,8 +98,8 @@ def reference(dataset: str, data_dir: str, epochs: int) -> None:
 def time_reference(dataset: str, data_dir: str, epochs: int) -> list[tuple[float, float]]:
     """[(seconds from start, test accuracy %)] after each epoch of one reference run."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--reference", dataset, "--data-dir",
-                             data_dir, "--epochs", str(epochs)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.time_to_accuracy", "--reference",
+                             dataset, "--data-dir", data_dir, "--epochs", str(epochs)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     points = [(time.perf_counter() - t0, json.loads(line)["accuracy"]) for line in proc.stdout]
     if proc.wait():
@@ -139,7 +139,8 @@ def across_seeds(datasets, data_dir: str, recipes, seeds) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks.time_to_accuracy",
+                                description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))

@@ -66,8 +66,11 @@ def touch_draw(page, points):
     box = page.query_selector("#sketchpad canvas").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     cdp = page.context.new_cdp_session(page)
-    touch = lambda kind, x, y: cdp.send("Input.dispatchTouchEvent", {  # noqa: E731
-        "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": x, "y": y}]})
+
+    def touch(kind, x, y):
+        return cdp.send("Input.dispatchTouchEvent", {
+            "type": kind, "touchPoints": [] if kind == "touchEnd" else [{"x": x, "y": y}]})
+
     touch("touchStart", cx + points[0][0], cy + points[0][1])
     for (ax, ay), (bx, by) in zip(points, points[1:]):
         for t in range(1, 21):

@@ -29,7 +29,9 @@ def test_gradcam_layers_have_the_promised_map_size(arch, size):
 
 def test_the_cnn_takes_fewer_convs_per_block_and_keeps_its_7x7_cam_layer():
     full, lite = build_model("cnn", width=16), build_model("cnn", width=16, convs=[1, 2, 2])
-    convs = lambda m: [l for l in m.features if isinstance(l, torch.nn.Conv2d)]
+    def convs(model):
+        return [layer for layer in model.features if isinstance(layer, torch.nn.Conv2d)]
+
     assert [c.out_channels for c in convs(full)] == [16, 16, 32, 32, 64, 64]
     assert [c.out_channels for c in convs(lite)] == [16, 32, 32, 64, 64]
     assert lite.cam_layer is convs(lite)[-1]
@@ -48,7 +50,9 @@ def test_svm_features_approximate_the_rbf_kernel():
     model = build_model("svm", num_components=784, num_features=16384, sigma=4.0)
     x, y = torch.randn(2, 784) * 0.1, torch.randn(2, 784) * 0.1
     y[0] = x[0] + 0.05 * torch.randn(784)  # one close pair, one far pair
-    z = lambda a: model.scale * torch.cos(model.project(a) @ model.W + model.b)
+    def z(a):
+        return model.scale * torch.cos(model.project(a) @ model.W + model.b)
+
     approx = (z(x) * z(y)).sum(1)
     exact = torch.exp(-((x - y) ** 2).sum(1) / (2 * 4.0 ** 2))
     assert torch.allclose(approx, exact, atol=0.03)

@@ -1,5 +1,5 @@
 """The out-of-distribution flag: rare on inputs like the training data, common on what is
-not a digit (or not clothing). Known sets, fixed seeds; figures in benchmarks/ood.py."""
+not a digit (or not clothing). Known sets, fixed seeds; more figures: python -m benchmarks.ood."""
 import numpy as np
 import pytest
 import torch

@@ -199,8 +199,6 @@ def test_a_fashion_test_image_passes_through_unchanged(data_dir):
 
 
 def test_serving_a_test_image_gives_the_tensor_evaluation_used(data_dir):
-    from classifier.checkpoint import CHECKPOINTS_DIR  # noqa: F401 (one normalisation path)
-    from training.train import predict_logits  # noqa: F401
     images, _ = read_split(data_dir, "mnist", "test", download=False)
     batch = normalize(images[:8], 0.13, 0.31)  # what evaluation feeds the model
     served = [normalize(prepare(x, "mnist"), 0.13, 0.31) for x in images[:8].numpy()]

@@ -1,6 +1,6 @@
 """What users send, built from real test images (training/synthetic.py), through the shipped
-models. Thresholds are the product's promises; ``benchmarks/robustness.py`` reports the
-same figures on more images."""
+models. Thresholds are the product's promises; ``python -m benchmarks.robustness`` reports
+the same figures on more images."""
 import numpy as np
 import pytest
 

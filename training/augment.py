@@ -15,7 +15,8 @@ from classifier.datasets import DATASETS
 
 
 def random_affine(x: torch.Tensor, degrees: float, translate: float, scale: float) -> torch.Tensor:
-    """Rotate by up to ``degrees``, shift by up to ``translate`` of the size, zoom by 1 +- ``scale``."""
+    """Rotate by up to ``degrees``, shift by up to ``translate`` of the size, zoom by
+    1 +- ``scale``."""
     n = x.shape[0]
     dev = x.device
     angle = (torch.rand(n, device=dev) * 2 - 1) * math.radians(degrees)
@@ -79,7 +80,7 @@ def augment(x: torch.Tensor, dataset: str, strength: str = "full",
 
 # What the photo recipe (clothing-photo-v2) makes of real photos that Fashion-MNIST lacks;
 # ``photo_style`` applies each part at random. Measured one by one on the development
-# photos with ``benchmarks/photo_augment.py``.
+# photos with ``python -m benchmarks.photo_augment``.
 PHOTO_PARTS = ("tone", "print", "blur", "warp", "mask")
 
 

@@ -47,61 +47,36 @@ ARCH_DEFAULTS = {
                                weight_decay=1e-2, label_smoothing=0.1, augment="full",
                                loss="ce", arch_kwargs={"resolution": 64}),
 }
-# Where one dataset needs other settings. Fashion-MNIST's kernel SVM underfits with 50
-# principal components (held-out ridge check: 86.7% with 50 at 0.6 x median distance, 88.7%
-# with 100 at 1.0 x). With 100 components and the hinge loss, validation accuracy by kernel
-# width: 88.7% at 1.0 x, 89.3% at 0.7 x, 89.2% at 0.5 x; 32,768 features instead of 16,384
-# or 200 components did not help (88.9%, 89.1%). Shifted copies make it underfit, and so does
-# a small step: its features are scaled by sqrt(2/D) ~ 0.01, and on a 20k-image check Adam
-# at 3e-3 reached 83.5% train accuracy where steps 64x larger reached 90.8%.
+# Where one dataset needs other settings (how each was chosen: docs/log.md).
+# Clothing's kernel SVM underfits: it needs 100 components, a narrower kernel, no shifted
+# copies and large steps, as its random features are scaled by sqrt(2/D) ~ 0.01.
 DATASET_OVERRIDES = {
     ("fashion-mnist", "svm"): dict(arch_kwargs={"num_components": 100}, sigma_ratio=0.7,
                                    augment="off", lr=0.2),
-    # The MLP on digits stops early: validation loss bottoms out by epoch 11 (98.76% test)
+    # the MLP on digits stops early: its validation loss bottoms out well before 30 epochs
     ("mnist", "mlp"): dict(patience=5),
-    # LeNet-5 is too small to fit clothing under random erasing (train 89.3%, test 90.4%)
+    # LeNet-5 is too small to fit clothing under random erasing
     ("fashion-mnist", "lenet5"): dict(augment="light", epochs=30),
-    # 15 epochs left the CNN underfitting clothing (train 94.0% augmented, test 93.4%)
+    # 15 epochs leave the CNN underfitting clothing
     ("fashion-mnist", "cnn"): dict(epochs=20),
-    # 10 epochs left ResNet-18 at 92.1% on clothing with validation accuracy still rising;
-    # 45 epochs reach 94.28% test (val 94.32%, 101 min on 2 CPU cores), 60 epochs 94.33%
-    # (best val loss at epoch 55: val 94.40%, 135 min). Near the peak of a long one-cycle
-    # schedule the validation loss stalls for several epochs, so no early stop here.
-    # Averaging the weights of 20 more epochs at lr 0.01 then lowers val loss 0.2365 ->
-    # 0.2206 (val 94.40% -> 94.66%) and reaches 94.83% test (47 min more). The shipped
-    # checkpoint was made in two runs, the second with --init-from (see its config.json);
-    # this override does the same in one.
+    # ResNet-18 keeps gaining on clothing over a long schedule, then from averaged weights;
+    # its validation loss stalls for epochs near the peak rate, so no early stop
     ("fashion-mnist", "resnet18"): dict(epochs=60, patience=60, swa_epochs=20),
-    # ImageNet features need few epochs on digits; each costs about 8 min on 2 CPU cores
+    # ImageNet features need few epochs on digits, and each is slow on a CPU
     ("mnist", "efficientnet_lite0"): dict(epochs=4),
 }
-# Named recipes: an architecture and its settings for one goal, per dataset. "fast" reaches
-# a good model soonest on a laptop CPU (benchmarks/time_to_accuracy.py, README): a narrow CNN
-# with one conv in its first block (a quarter fewer multiply-adds; on 2 cores an MNIST epoch
-# of width 16 took 8.0 s against 10.1 s with two) in bf16 steps (fp32 took three times as
-# long), without augmentation. MNIST: four epochs pass 99.5% (99.51%, 35.8 s for the whole
-# command; two reached 99.23%). Fashion-MNIST: seven pass 92% (92.05%, 54.5 s); ten reach
-# 92.60%. Without augmentation width 16 levels off near 93% (a two-conv first block: 92.99%
-# after 10 epochs, 92.83% after 20); width 24 with flips and small shifts did no better
-# where it counts, 93.07% after 16 epochs in 231 s for the whole command. After
-# training it does only what the checkpoint needs (quick_finish): no plots or model card
-# (python -m training.study writes them), float32 weights without the float16 check (two
-# passes over the test set), and the OOD score fitted on 5,000 training images without the
-# check of its threshold on canvas drawings (python -m training.ood refits it in full).
-# "five-minutes" is the best model in five minutes of a 2-core laptop (the whole command):
-# twice the width, flips and small shifts (digits: small turns, shifts and zooms), batches
-# of 256 (a tenth less time per image than 128 at this width) at a peak rate of 6e-3.
-# Fashion-MNIST, 17 epochs: 93.57% test in 280 s; 18 reached 93.54% in 306 s (medians of 3
-# whole commands, README). MNIST, 15 epochs: 99.68% in 248 s (one run); 18 ran 316 s
-# in-process. Measured on Fashion-MNIST, seed 0, against other shapes for the same budget:
-# one conv per block at width 32 for 28 epochs, or width 48 for 17, reached 92.05% and
-# 91.92%; width 24 with two convs in the last two blocks at batch 128, 20 epochs, 93.19%.
-# "ten-seconds" is the quickest good model: LeNet-5, a third of the fast CNN's time per
-# epoch, without augmentation, at a peak rate of 2.4e-2 (eight times the family's default)
-# for two epochs, in fp32: bf16 steps gave 98.69% on seed 0 (seeds 0-4 in docs/log.md).
+# Named recipes: an architecture and its settings for one goal, per dataset (docs/log.md).
+# quick_finish: after training, only what the checkpoint needs; python -m training.study
+# writes the plots and model card, python -m training.ood refits the OOD score in full.
+# "ten-seconds", the quickest good model: LeNet-5 takes a third of the fast CNN's time per
+# epoch and, at 8x its family's peak rate, two epochs; fp32, as in bf16 one seed fell short
 TEN_SECONDS = dict(arch="lenet5", arch_kwargs={}, epochs=2, augment="off", lr=2.4e-2,
                    precision="fp32", quick_finish=True)
+# "fast": a narrow CNN, one conv in its first block, in bf16 without augmentation: the
+# soonest good model on a laptop CPU
 FAST_CNN = {"width": 16, "convs": [1, 2, 2]}
+# "five-minutes", the best model in five minutes of a 2-core laptop: twice as wide, light
+# augmentation, and batches of 256 (cheaper per image) at a higher peak rate
 FIVE_MINUTE_CNN = {"width": 32, "convs": [1, 2, 2]}
 FIVE_MINUTES = dict(arch="cnn", arch_kwargs=FIVE_MINUTE_CNN, epochs=17, augment="light",
                     batch_size=256, lr=6e-3, quick_finish=True)
@@ -112,7 +87,7 @@ RECIPES = {
         "fashion-mnist": dict(arch="cnn", arch_kwargs=FAST_CNN, epochs=10, augment="off",
                               lr=4e-3, quick_finish=True),
     },
-    # digits' small turns and zooms cost more per epoch: 18 epochs took 316 s (99.68%)
+    # digits' small turns and zooms cost more per epoch, so fewer epochs fit five minutes
     "five-minutes": {"mnist": {**FIVE_MINUTES, "epochs": 15}, "fashion-mnist": FIVE_MINUTES},
     "ten-seconds": {"mnist": TEN_SECONDS, "fashion-mnist": TEN_SECONDS},
 }
@@ -200,8 +175,9 @@ def resolve_config(dataset: str, arch: str | None = None, recipe: str | None = N
     unknown = set(given) - FIELDS
     if unknown:
         raise TrainingError(f"unknown settings: {', '.join(sorted(unknown))}")
-    values = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch], **DATASET_OVERRIDES.get((dataset, arch), {}),
-              **layer, **given, "dataset": dataset, "arch": arch, "recipe": recipe}
+    override = DATASET_OVERRIDES.get((dataset, arch), {})
+    values = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch], **override, **layer, **given,
+              "dataset": dataset, "arch": arch, "recipe": recipe}
     values["arch_kwargs"] = dict(values.get("arch_kwargs", {}))
     if values["swa_lr"] is None:
         values["swa_lr"] = values["lr"] / 10

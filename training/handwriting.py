@@ -13,7 +13,7 @@ import numpy as np
 
 from training.synthetic import pen as draw_pen
 
-CANVAS, PEN = 280, 14  # the page's drawing area and pen, in canvas pixels (app.py)
+CANVAS, PEN = 280, 14  # web/page.py's PAD_SIZE, PAD_PEN: the page's canvas and pen, in pixels
 
 
 def arc(cx, cy, rx, ry, start, end, n=28):

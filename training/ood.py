@@ -30,63 +30,26 @@ from training.data import read_split, train_val_split
 from training.handwriting import handwritten_digit
 from training.synthetic import product, sketch
 
-# Measured against msp and energy with benchmarks/ood.py: the feature distance separates
-# scribbles, letters and the other dataset best for every model trained without outliers,
-# and its contrast with the other dataset flags far more digits given to clothing
-# models (fashion-mnist-cnn: 64% -> 100%) and scribbles (31% -> 93%) at the same 1% of
-# validation images; without the other dataset's images, the plain distance. After outlier
-# exposure (training.outliers) the logits separate about as well (mnist-cnn: energy flags
-# 98% of scribbles and 89% of held-out letters, the contrast 97% and 90%), but the contrast
-# flags fewer drawn digits (0.8% against 1.4%) and keeps a distance for reading numbers.
+# Feature distance, not msp or energy: it separates outliers best, flags few drawn digits and
+# gives the number reader a distance; the contrast also flags what lies near the other dataset
 METHOD = "contrast"
 METHOD_WITHOUT_OTHER = "mahalanobis"
 FLAG_RATE = 0.01
 FIT_IMAGES = 20000
 QUICK_FIT_IMAGES = 5000
 OTHER_IMAGES = 5000
-# The other dataset is modelled by 10 k-means centres per class, not its class means: a
-# clothing class spans shapes a digit model's features keep apart (and the reverse). Other
-# dataset's test images flagged, class means -> 10 centres per class, at 1% of validation
-# images and of canvas drawings flagged as before: mnist-mlp 85.3 -> 98.8%, mnist-svm 88.2 ->
-# 96.7%, mnist-lenet5 87.4 -> 95.9%, fashion-mnist-linear 81.6 -> 96.8%,
-# fashion-mnist-resnet18 89.4 -> 99.8%, mnist-cnn 99.8 -> 100%; 3 per class gave 92.9-97.5%.
-# The price is on the LeNet-5s, some of whose validation images (and, for digits, canvas
-# drawings) lie near a centre of the other dataset: their thresholds rose, mnist-lenet5's
-# scribbles flagged fell from 47.8% to 43.6% here (40% -> 39% in benchmarks/ood.py), and
-# fashion-mnist-lenet5's hats, shorts and skirts from 22% to 4%.
+# the other dataset by k-means centres per class, not its class means: one of its classes
+# spans shapes that a model's features keep apart
 OTHER_PROTOTYPES = 10
-# A model's own classes are modelled by 3 k-means centres per class for digits, by the class
-# means for clothing. A digit class holds ways of writing it: a 1 with a foot lies far from
-# the mean of MNIST's 1s, and mnist-cnn flagged 41% of handwritten footed 1s as not a digit
-# (3 centres: 4%, over three k-means seeds 4% each; 5 centres: 4-5%; 2 centres: 70%), at the
-# price of scribbles 97 -> 95% and letters 90 -> 88-89% flagged (1% of validation images and
-# of canvas drawings flagged for each). On the clothing models 5 centres flagged more real
-# photos of mapped classes (fashion-mnist-resnet18 37.6 -> 40.7%, -svm 4.8 -> 10.0%, at
-# thresholds from validation images alone) and no more hats, shorts and skirts. A checkpoint
-# records its own count ("centres_per_class" in its config's "ood"), which a refit keeps:
-# mnist-lenet5 keeps the class means (with 3 centres it flagged fewer scribbles, 39 -> 36%,
-# and less of the other dataset, 95 -> 93%).
+# digits: a class holds several ways of writing it (a 1 with a foot lies far from MNIST's
+# mean 1); clothing: more centres only flagged more real photos, so the class means
 OWN_PROTOTYPES = {"digits": 3, "clothing": 1}
-# Inputs as the page receives them, made from validation images, of which at most 1% may be
-# flagged as well: canvas drawings for digits; product photos for clothing (coloured, off-centre,
-# JPEG, through GrabCut), where the 99th percentile of the validation images alone flagged 1.5%
-# of them on fashion-mnist-resnet18 and 1.9% on -cnn, and with it 37.6% and 27.9% of real
-# photos of mapped classes (at most 1% of product photos: 29.0% and 18.3%; hats, shorts and
-# skirts 68.6 -> 56.9% and 43.1 -> 17.6%, the price). Digits: every validation image (on
-# mnist-cnn the 99th percentile of 1,000 drawings varied 29.9-32.0); clothing: 1,000, as
-# GrabCut takes about 80 ms an image.
-# Digits as people draw them on the page, in styles MNIST has few of, join a digit model's
-# training images in the fit of its own centres (``training.handwriting``: a 1 with a flag
-# or a foot, a 4 drawn open or closed, ...; its own seed, apart from the benchmarks'). On
-# mnist-cnn, refitted without and with 3,000 of them: handwritten 1s with a flag flagged as
-# not a digit 11.5 -> 0%, with a foot 6.0 -> 0% (200 each), scribbles 95.0 -> 96.2%, letters
-# 92.8 -> 93.2%, held-out letters 84.4 -> 84.0%, test images and canvas drawings 0.4% and
-# 0.8% both times (500 each). A checkpoint records its count (``"handwritten"``), which a
-# refit keeps: mnist-linear, -svm and -resnet18 flagged none or nearly none of them before
-# and fit without them (with them, at their shipped thresholds, mnist-svm's scribbles
-# flagged 20 -> 14%, -resnet18's 72 -> 70%; benchmarks/ood.py).
+# Digits drawn as on the page, in styles MNIST has few of (a 1 with a flag or a foot), join
+# a digit model's fit of its own centres so that they are not flagged
 HANDWRITTEN = {"digits": 3000, "clothing": 0}
-HANDWRITTEN_SEED = 100
+HANDWRITTEN_SEED = 100  # apart from the benchmarks' seeds
+# Validation images made into what the page receives, of which at most 1% may be flagged
+# too; fewer product photos, as each goes through GrabCut
 PAGE_INPUTS = {"digits": (sketch, "canvas drawings", 5000),
                "clothing": (product, "product photos", 1000)}
 
@@ -259,8 +222,7 @@ def calibrate(name, data_dir: str, log=print, quick: bool = False, train=None,
     threshold = float(torch.quantile(val[method], 1 - FLAG_RATE))
     source = f"99th percentile on {len(val[method])} validation images"
     if not quick:  # inputs as the page receives them, too, are rarely flagged: at most the
-        # same rate on them (the 99.5th percentile of canvas drawings, used before, flagged
-        # 0.2% of test drawings and let 37% of scribbles through on mnist-cnn)
+        # same rate on them, which a higher percentile would flag too rarely (docs/log.md)
         _, kind, most = PAGE_INPUTS[DATASETS[config["dataset"]].kind]
         limit = config["training"].get("limit")  # a quick run: fewer of them
         n = most if not limit else max(50, min(most, limit // 10))

@@ -6,8 +6,8 @@ The outliers are drawn here, never taken from a test set: random pen strokes and
 and small letters in Pillow's built-in font, made 28x28 by the digit recipe the app uses
 (bright strokes on black, as both datasets look); for digits, optionally also two training
 digits that touch, squeezed into one image. Half of the letters that do not look like
-digits are used; ``benchmarks/ood.py`` measures the other half, in other fonts, and shapes
-of a kind never trained on.
+digits are used; ``python -m benchmarks.ood`` measures the other half, in other fonts, and
+shapes of a kind never trained on.
 """
 from __future__ import annotations
 

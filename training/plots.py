@@ -7,18 +7,25 @@ templates) with its feature maps for one test image.
 from __future__ import annotations
 
 import matplotlib
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+from classifier.preprocess import normalize
 
-from classifier.preprocess import normalize  # noqa: E402
+matplotlib.use("Agg")  # files only, no display: set before pyplot is first imported (below)
+
+
+def _pyplot():
+    """matplotlib.pyplot, imported once the Agg backend is set."""
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_curves(path, history: list[dict], title: str, summary: dict | None = None) -> None:
     """``summary``: the ``swa`` entry of metrics.json, when the run averaged weights."""
     epochs = [h["epoch"] for h in history]
+    plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     for key, style in (("train", "-"), ("val", "--")):
         ax1.plot(epochs, [h[f"{key}_loss"] for h in history], style, label=key)
@@ -39,6 +46,7 @@ def plot_curves(path, history: list[dict], title: str, summary: dict | None = No
 
 def plot_confusion(path, matrix: list[list[int]], class_names: list[str], title: str) -> None:
     m = torch.tensor(matrix)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.4))
     ax.imshow(m.float().log1p(), cmap="Blues")
     for i in range(len(m)):
@@ -55,6 +63,7 @@ def plot_grid(path, images: torch.Tensor, captions: list[str], title: str, color
     """Up to 36 uint8 (28, 28) images in a 6-column grid with a caption each."""
     n = min(36, len(images))
     rows = max(1, -(-n // 6))
+    plt = _pyplot()
     fig, axes = plt.subplots(rows, 6, figsize=(9, 1.6 * rows + 0.4))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -81,6 +90,7 @@ def plot_filters(path, model: nn.Module, image: torch.Tensor, mean: float, std: 
         return False
     n = min(16, len(weights))
     rows = 1 if maps is None else 2
+    plt = _pyplot()
     fig, axes = plt.subplots(rows, n, figsize=(1.1 * n, 1.3 * rows + 0.5), squeeze=False)
     for k in range(n):
         v = float(weights[k].abs().max()) or 1.0
@@ -99,4 +109,4 @@ def plot_filters(path, model: nn.Module, image: torch.Tensor, mean: float, std: 
 def _save(fig, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _pyplot().close(fig)

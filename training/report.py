@@ -6,14 +6,13 @@
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from classifier.checkpoint import (CHECKPOINTS_DIR, available_models, load_checkpoint,
+from classifier.checkpoint import (available_models, load_checkpoint,
                                    read_metrics)
 from classifier.datasets import DATASETS
 from classifier.preprocess import normalize

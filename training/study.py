@@ -11,14 +11,13 @@ import argparse
 from pathlib import Path
 
 import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from classifier.checkpoint import CHECKPOINTS_DIR
+from classifier.datasets import DATASETS
+from training.report import ARCH_TITLES, refresh
 
-from classifier.checkpoint import CHECKPOINTS_DIR  # noqa: E402
-from classifier.datasets import DATASETS  # noqa: E402
-from training.report import ARCH_TITLES, refresh  # noqa: E402
+matplotlib.use("Agg")  # files only, no display: set before pyplot is imported (plot_comparison)
 
 ORDER = list(ARCH_TITLES)
 # Test-accuracy floors (%) each shipped checkpoint is meant to reach.
@@ -32,6 +31,8 @@ SHORT = {"efficientnet_lite0": "effnet-lite0"}  # names that fit under a bar
 
 
 def plot_comparison(path: Path, rows: list[dict]) -> None:
+    import matplotlib.pyplot as plt
+
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for k, ds in enumerate(DATASETS):
         sub = sorted((r for r in rows if r["dataset"] == ds), key=lambda r: ORDER.index(r["arch"]))
@@ -118,7 +119,7 @@ and evaluated once on the untouched test set (10,000 images; single model, no te
 augmentation). Six families are trained from scratch; EfficientNet-Lite0 is fine-tuned from
 ImageNet weights (`--pretrained`). *Development photos accepted*: the share of the 290 real
 clothing photos of `clothing-photos` given an answer a person accepts, as the app serves
-them (`benchmarks/photos.py`); a clothing model with an ImageNet view also reads the whole
+them (`python -m benchmarks.photos`); a clothing model with an ImageNet view also reads the whole
 photo with the ImageNet network it was fine-tuned from (`classifier/photo.py`). *Size*: its
 weights files. Latency: one 28x28 image (batch 1) through the model on the CPU with
 {torch.get_num_threads()} threads, median of 100 runs after warm-up (for a photo, the

@@ -1,4 +1,5 @@
-"""Realistic user inputs made from real test images (used by tests, benchmarks and the app's examples).
+"""Realistic user inputs made from real test images (for the tests, the benchmarks and the
+app's examples).
 
 - ``sketch``: a digit redrawn as thick black strokes on a large transparent canvas,
   off-centre and at varied sizes: what the app's Sketchpad sends (RGBA, ink in alpha).

@@ -114,8 +114,9 @@ def batch_inputs(images: torch.Tensor, idx: torch.Tensor, cfg: Config) -> torch.
 def train_one_epoch(model, images, labels, opt, sched, per_batch, cfg, device, desc,
                     outliers=None):
     """One pass over shuffled batches of uint8 ``images`` on ``device``; returns (loss, acc)
-    over every process's images. With ``outliers`` (uint8 images of no class), each batch also holds half as many of
-    them, taught toward equal probabilities with weight ``cfg.outlier_exposure``."""
+    over every process's images. With ``outliers`` (uint8 images of no class), each batch
+    also holds half as many of them, taught toward equal probabilities with weight
+    ``cfg.outlier_exposure``."""
     model.train()
     perm = torch.randperm(len(images), device=device)
     total_loss, correct, seen = 0.0, 0, 0
