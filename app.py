@@ -2,26 +2,26 @@
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
 
-Wiring only: the handlers below are small functions over the ``classifier`` API; the page's
-parts, its words and pictures, and the server's upkeep are in ``web/``.
+Wiring only: the API endpoints below and the page's layout and events. The page's handlers,
+parts, words and pictures, served models and the server's upkeep are in ``web/``.
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 from web import page, upkeep, views  # first: the package switches Gradio's analytics off
 import gradio as gr
 from gradio.data_classes import FileData
 
-from classifier import METHODS, BlankImageError, CheckpointError, ExplainError, ImageError
+from classifier import CheckpointError, ExplainError, ImageError, attack, trust
 from classifier.datasets import DATASETS
-from classifier.explain import methods_for
 from classifier.image import load_rgba
-from classifier.predict import number_summary, study, top_k
+from classifier.predict import number_summary, study
+from web.handlers import (PREDICTED, analyse, fool_page, model_card, model_options, offered,
+                          rank_all, trust_page)
 from web.page import clothing_examples, examples, image_upload, sketchpad
 from web.served import ALL_MODELS, MODELS, add_hub_models, get_model, warm_up
 from web.views import short
@@ -32,111 +32,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(mess
 ROOT = Path(__file__).resolve().parent
 # Models from the Hugging Face Hub join the shipped ones: HUB_MODELS="user/mnist-cnn,..."
 HUB_MODELS = [r.strip() for r in os.environ.get("HUB_MODELS", "").split(",") if r.strip()]
-METHOD_BY_TITLE = {title: key for key, title in METHODS.items()}
-PREDICTED = "predicted class"
 MAX_UPLOAD = "10mb"
-
-# ------------------------------------------------------------------ handlers
-
-def analyse(image, model_name: str, method_title: str, target: str, compare_on: bool,
-            dataset: str) -> views.Page:
-    """Everything the page shows for one input. Errors become a message, never a crash."""
-    if image is None or (isinstance(image, dict) and image.get("composite") is None):
-        return views.Page(DATASETS[dataset].prompt)
-    try:
-        clf = get_model(model_name, dataset)
-        reading = clf.analyse(image)  # one decoding, one preparation, one forward pass
-        probs, message = views.judged(clf, reading)
-        digits = reading.number["digits"] if reading.number else []
-        if reading.number:  # several digits: the drawing is not one digit, whatever its score
-            message = views.number_message(clf, reading.number)
-        overlay, note = explanation(clf, reading.seen, method_title, target,
-                                    views.answer(reading.probs))
-        rows, gallery = (views.comparison(rank_all(reading.seen, dataset, True, reading.photo))
-                         if compare_on else ([], []))
-    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
-        log.info("user input refused: %s", err)
-        if isinstance(err, ImageError) and not isinstance(err, BlankImageError):
-            gr.Warning(str(err))  # a file that cannot be used: say so in view, too
-        return views.Page(f"**{err}**")
-    except Exception:  # a bug must not take the page down: log it, say so
-        log.exception("analysis failed")
-        return views.Page("**Something went wrong with this image; it has been logged.**")
-    return views.Page(message, probs, views.crisp(reading.seen), overlay, note,
-                      views.feature_gallery(reading.maps), rows or None, gallery, reading.steps,
-                      views.number_picture(digits) if digits else None)
-
-
-def explanation(clf, seen, method_title: str, target: str, shown: str | None = None):
-    """The overlay for ``target``, or for ``shown`` (the answer on the page, which for a
-    photo read with an ImageNet view may differ from the 28x28 input's own top class)."""
-    method = METHOD_BY_TITLE.get(method_title, "saliency")
-    reason = methods_for(clf)[method]
-    if reason:
-        return None, reason
-    e = clf.explain(seen, method=method, target=shown if target in (None, PREDICTED) else target)
-    return e.overlay, e.caption
-
-
-def rank_all(seen, dataset: str, overlays: bool = False, photo=None) -> list[dict]:
-    """Every model of ``dataset`` on the same 28x28 input: {"model", "label", "top3",
-    "ood_score", "ood", "ms"} (the latency of the prediction and its score), and with
-    ``overlays`` each model's small explanation. ``photo``: the decoded photo it was made
-    from, which a model with an ImageNet view reads too."""
-    out = []
-    for name in MODELS[dataset]:
-        clf = get_model(name)
-        start = time.perf_counter()
-        probs, score, flagged = clf.assess(seen, photo=photo)
-        top = top_k(probs)
-        row = {"model": name, "label": next(iter(top)), "top3": top, "ood_score": score,
-               "ood": flagged, "ms": round(1000 * (time.perf_counter() - start), 2)}
-        if overlays:
-            row["explanation"] = clf.explain(
-                seen, method="gradcam" if clf.has_conv else "saliency", target=row["label"],
-                size=140)
-        out.append(row)
-    return out
-
-
-def offered(model) -> tuple[list[str], str]:
-    """The explanation methods offered for a model (a loaded one, or an architecture's
-    name; None: all), and why the others are not."""
-    applicable = methods_for(model) if model else {m: None for m in METHODS}
-    return ([METHODS[m] for m, reason in applicable.items() if reason is None],
-            " ".join(r for r in applicable.values() if r))
-
-
-def model_options(model_name: str, method_title: str, target: str, dataset: str):
-    """Offer only the methods that apply to the chosen model, and say why others do not;
-    the chosen method and class stay when they still apply."""
-    try:
-        clf = get_model(model_name, dataset)
-    except CheckpointError as err:
-        return gr.update(), f"**{err}**", gr.update()
-    titles, notes = offered(clf)
-    targets = [PREDICTED, *clf.class_names]
-    method = method_title if method_title in titles else (titles[0] if titles else None)
-    return gr.update(choices=titles, value=method), notes, \
-        gr.update(choices=targets, value=target if target in targets else PREDICTED)
-
-
-def model_card(model_name: str):
-    """The models tab: metrics, plots and training details of one checkpoint."""
-    try:
-        clf = get_model(model_name)
-    except CheckpointError as err:
-        return f"**{err}**", None, None, None, None, gr.update(value=None, visible=False)
-    if not clf.metrics:
-        return (f"**No metrics for {model_name}.**", None, None, None, None,
-                gr.update(value=None, visible=False))
-    plots = {k: str(v) for k, v in clf.plots().items()}
-    table = [[c, round(v["precision"], 4), round(v["recall"], 4), round(v["f1"], 4),
-              v["support"]] for c, v in clf.metrics["per_class"].items()]
-    return (views.card_summary(model_name, clf), table, plots.get("confusion"),
-            plots.get("misclassified"), plots.get("curves"),
-            gr.update(value=plots.get("filters"), visible="filters" in plots))
-
 
 # ------------------------------------------------------------------ API endpoints
 
@@ -189,6 +85,38 @@ def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
     return rank_all(seen, dataset, photo=photo)
 
 
+def fool(image: FileData, model: str = "mnist-cnn", target: str | None = None) -> dict:
+    """A small change to the model's 28x28 input that makes it answer something else, or
+    ``target``: {"original", "label" (None if no change within the budgets did it), "prob",
+    "linf" (largest pixel change, 0-1), "l2", "image" (the changed 28x28 as a PNG data URL),
+    "others" ({other model of the dataset: its answer for the changed image}), "model"}."""
+    try:
+        clf = get_model(model)
+        r = attack.fool(clf, upkeep.uploaded_file(image), target or None)
+    except (ImageError, CheckpointError, ValueError) as err:
+        raise refuse(err) from None
+    others = {row["model"]: row["label"] for row in rank_all(r.image, clf.dataset)
+              if row["model"] != model}
+    return {"original": r.original, "label": r.label, "prob": r.prob, "linf": round(r.linf, 4),
+            "l2": round(r.l2, 4), "image": views.data_url(r.image), "others": others,
+            "model": model}
+
+
+def check_explanation(image: FileData, model: str = "mnist-cnn",
+                      method: str = "saliency") -> dict:
+    """Can the explanation be trusted: {"deletion_drop" (the class's probability fall when
+    the map's top 10% of pixels are blanked), "random_drop" (the same for as many random ink
+    pixels), "randomized_similarity" (rank correlation with the map of a copy of the model
+    with random weights), "target", "method", "model"}."""
+    try:
+        t = trust.check_explanation(get_model(model), upkeep.uploaded_file(image), method)
+    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
+        raise refuse(err) from None
+    return {"deletion_drop": round(t.deletion_drop, 4), "random_drop": round(t.random_drop, 4),
+            "randomized_similarity": round(t.randomized_similarity, 4), "target": t.target,
+            "method": method, "model": model}
+
+
 def refuse(err: Exception) -> gr.Error:
     """A user's mistake: one log line and a message, no traceback."""
     log.info("request refused: %s", err)
@@ -208,32 +136,45 @@ def panel(dataset: str) -> page.Panel:
                              [PREDICTED, *(info["class_names"] if info else [])])
 
 
-def wire_panel(p: page.Panel, dataset: str) -> None:
-    """The compare-all part shows while asked for; a new model offers its own methods."""
+def wire_panel(p: page.Panel, state, dataset: str) -> None:
+    """The compare-all part shows while asked for; a new model offers its own methods; the
+    Fool-it button attacks the kept input."""
     p.compare_on.change(lambda on: gr.update(visible=on), p.compare_on, p.compared,
                         queue=False, show_progress="hidden", api_visibility="private")
     p.model.change(lambda m, me, t: model_options(m, me, t, dataset),
                    [p.model, p.method, p.target], [p.method, p.method_note, p.target],
                    show_progress="hidden", api_visibility="private")
+    p.fool_button.click(lambda image, m, goal: fool_page(image, m, goal, dataset),
+                        [state, p.model, p.fool_target], [p.fool_seen, p.fool_change, p.fool_note],
+                        api_visibility="private")
 
 
 def wire(source, state, p: page.Panel, dataset: str, read=lambda value: value) -> None:
     """A new input is analysed in the same request that keeps it (one round trip per
-    stroke); a changed control re-analyses the kept input. ``read`` turns the component's
-    value into the input that is kept."""
-    def run(image, model, method, target, compare_on):
-        return analyse(image, model, method, target, compare_on, dataset).outputs()
+    stroke; while the pen moves, the answer alone); a changed control re-analyses the kept
+    input; then the explanation is checked. ``read`` turns the component's value into the
+    input that is kept."""
+    def run(image, model, method, target, compare_on, live=False):
+        return analyse(image, model, method, target, compare_on, dataset, live).outputs()
 
     def keep_and_run(value, *rest):
         image = read(value)
-        return (image, *run(image, *rest))
+        return (image, *run(image, *rest, live=str(value).startswith(page.LIVE)))
+
+    def check(value, image, model, method, target):
+        return trust_page(value, image, model, method, target, dataset)
 
     controls, outputs = p.controls(), p.outputs()
+    checked = [source, state, p.model, p.method, p.target]
     source.change(keep_and_run, [source, *controls], [state, *outputs],
-                  trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+                  trigger_mode="always_last", show_progress="hidden", api_visibility="private"
+                  ).then(check, checked, p.trust, show_progress="hidden",
+                         api_visibility="private")
     for control in controls:
         control.change(run, [state, *controls], outputs, trigger_mode="always_last",
-                       show_progress="hidden", api_visibility="private")
+                       show_progress="hidden", api_visibility="private"
+                       ).then(check, checked, p.trust, show_progress="hidden",
+                              api_visibility="private")
 
 
 def build() -> gr.Blocks:
@@ -256,7 +197,7 @@ def build() -> gr.Blocks:
                 with gr.Column(scale=6, min_width=300):
                     digits = panel("mnist")
             page.more_panel(digits)
-            wire_panel(digits, "mnist")
+            wire_panel(digits, digit_state, "mnist")
             wire(sketch, digit_state, digits, "mnist", read=page.drawing)
             wire(digit_upload, digit_state, digits, "mnist")
         with gr.Tab("Clothing"):
@@ -274,7 +215,7 @@ def build() -> gr.Blocks:
                         cache_examples=False, examples_per_page=6,
                         label="Examples: real photos first, then Fashion-MNIST items")
             page.more_panel(clothing)
-            wire_panel(clothing, "fashion-mnist")
+            wire_panel(clothing, cloth_state, "fashion-mnist")
             wire(cloth_upload, cloth_state, clothing, "fashion-mnist")
         with gr.Tab("Models"):
             chosen, card = page.models_tab(*study(), [m["name"] for m in ALL_MODELS])
@@ -286,6 +227,8 @@ def build() -> gr.Blocks:
         gr.api(explain, api_name="explain")
         gr.api(compare, api_name="compare")
         gr.api(read_number, api_name="read_number")
+        gr.api(fool, api_name="fool")
+        gr.api(check_explanation, api_name="check_explanation")
     demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
     return demo
 

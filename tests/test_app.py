@@ -270,3 +270,54 @@ def test_compare_endpoint_round_trip(client, seven):
     assert all(len(r["top3"]) == 3 and r["ms"] >= 0 for r in rows)
     assert all(r["ood"] is False and isinstance(r["ood_score"], float) for r in rows)
 
+
+
+def test_fool_endpoint_flips_the_cnn_with_a_small_change(client, seven):
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(seven), "mnist-cnn", None, api_name="/fool")
+    assert out["original"] == "7" and out["label"] not in (None, "7")
+    assert 0 < out["linf"] <= 0.35 and out["l2"] > 0 and 0 < out["prob"] <= 1
+    changed = Image.open(io.BytesIO(base64.b64decode(out["image"].split(",", 1)[1])))
+    assert changed.size == (28, 28)
+    assert set(out["others"]) == set(app.MODELS["mnist"]) - {"mnist-cnn"}
+    goal = client.predict(handle_file(seven), "mnist-cnn", "3", api_name="/fool")
+    assert goal["label"] == "3"
+
+
+def test_check_explanation_endpoint_and_its_refusals(client, seven):
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(seven), "mnist-cnn", "gradcam",
+                         api_name="/check_explanation")
+    assert out["target"] == "7" and -1 <= out["randomized_similarity"] <= 1
+    assert -1 <= out["deletion_drop"] <= 1 and -1 <= out["random_drop"] <= 1
+    with pytest.raises(Exception, match="Grad-CAM needs convolutional layers"):
+        client.predict(handle_file(seven), "mnist-linear", "gradcam",
+                       api_name="/check_explanation")
+    with pytest.raises(Exception, match="Unknown model"):
+        client.predict(handle_file(seven), "mnist-nope", "saliency", api_name="/fool")
+    with pytest.raises(Exception, match="already answers 7"):
+        client.predict(handle_file(seven), "mnist-cnn", "7", api_name="/fool")
+
+
+def test_fool_it_on_the_page_shows_the_change_and_the_other_models():
+    fooled, change, note = app.fool_page(drawing(), "mnist-cnn", page.ANY_CLASS, "mnist")
+    assert fooled.shape == (280, 280) and change.shape == (280, 280, 3)
+    assert "1 →" in note and "other models" in note
+    assert app.fool_page(None, "mnist-cnn", page.ANY_CLASS, "mnist")[2].startswith("Draw")
+
+
+def test_a_drawing_sent_while_the_pen_moves_gets_the_answer_alone():
+    import gradio as gr
+
+    rgba = drawing()["composite"]
+    live = page.drawing(page.LIVE + data_url(rgba))
+    assert live == page.drawing(data_url(rgba))  # the same drawing, marked as live
+    shown = app.analyse(live, "mnist-cnn", "Grad-CAM", app.PREDICTED, True, "mnist", live=True)
+    full = app.analyse(live, "mnist-cnn", "Grad-CAM", app.PREDICTED, True, "mnist")
+    assert views.LIVE_MARK in shown.probs["label"] and shown.message.startswith("*While")
+    assert shown.probs["value"] == full.probs["value"]  # the same answer, sooner
+    assert np.array_equal(shown.seen, full.seen) and shown.overlay is None and not shown.rows
+    assert all(o == gr.skip() for o in shown.outputs()[3:9])  # the overlay and the rest wait
+    assert full.overlay is not None and full.rows

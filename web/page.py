@@ -27,6 +27,8 @@ CSS = (HERE / "style.css").read_text()
 # ran their strokes into blobs (docs/log.md); a thin stroke of a big digit is thickened to
 # MNIST's in preprocessing. training/handwriting.py draws with the same pen.
 PAD_SIZE, PAD_PEN = 280, 14  # canvas pixels; the pen's width in them
+LIVE = "live:"  # what the canvas puts before a drawing sent while the pen still moves
+ANY_CLASS = "any other class"
 INTRO = ("# Classify, compare, explain\nDraw a digit or upload a photo of clothing. Fourteen "
          "models trained in this repository answer, show the 28x28 image they saw, and show "
          "why with Saliency, Integrated Gradients, SmoothGrad and Grad-CAM.")
@@ -43,9 +45,12 @@ def sketchpad() -> gr.HTML:
 
 
 def drawing(value) -> bytes | None:
-    """The canvas's PNG, None for an empty canvas. Only a data URL is read, never a path:
+    """The canvas's PNG, None for an empty canvas (``LIVE`` before it, for a drawing sent
+    while the pen moves, is taken off). Only a data URL is read, never a path:
     whatever string a page sends, the server reads no file for it. Anything else becomes
     no bytes, which the app answers with its "not an image" message."""
+    if isinstance(value, str) and value.startswith(LIVE):
+        value = value[len(LIVE):]
     if value in (None, ""):
         return None
     try:
@@ -107,6 +112,12 @@ class Panel:
     target: gr.Dropdown
     method_note: gr.Markdown
     compare_on: gr.Checkbox
+    trust: gr.Markdown
+    fool_target: gr.Dropdown
+    fool_button: gr.Button
+    fool_seen: gr.Image
+    fool_change: gr.Image
+    fool_note: gr.Markdown
     compared: gr.Column | None = None
     table: gr.Dataframe | None = None
     gallery: gr.Gallery | None = None
@@ -134,6 +145,7 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
                            elem_id=f"{dataset}-overlay", min_width=150, buttons=["fullscreen"])
     gr.HTML(views.LEGEND)
     note = gr.Markdown(elem_id=f"{dataset}-note")
+    trust = gr.Markdown(elem_id=f"{dataset}-trust", elem_classes=["small"])
     digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
                       visible=False)
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28 "
@@ -145,9 +157,21 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
         method = gr.Radio(titles, value=titles[-1], label="Explanation", min_width=150)
         target = gr.Dropdown(targets, value=targets[0], label="Explain class", min_width=150)
     method_note = gr.Markdown(notes)
+    with gr.Row(equal_height=True):
+        fool_target = gr.Dropdown([ANY_CLASS, *targets[1:]], value=ANY_CLASS, min_width=150,
+                                  label="Fool it: make the model answer")
+        fool_button = gr.Button("Fool it", variant="secondary", min_width=100,
+                                elem_id=f"{dataset}-fool")
+    with gr.Row(equal_height=False):
+        fool_seen = gr.Image(label="The changed 28x28 input", interactive=False, height=160,
+                             min_width=150, buttons=[], elem_id=f"{dataset}-fooled")
+        fool_change = gr.Image(label="The change, amplified (red: ink added, blue: taken away)",
+                               interactive=False, height=160, min_width=150, buttons=[])
+    fool_note = gr.Markdown(elem_id=f"{dataset}-fool-note")
     compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
     return Panel(status, probs, seen, overlay, note, digits, steps, model, method, target,
-                 method_note, compare_on)
+                 method_note, compare_on, trust, fool_target, fool_button, fool_seen,
+                 fool_change, fool_note)
 
 
 def more_panel(panel: Panel) -> Panel:

@@ -18,8 +18,19 @@ const line = (points) => {
   for (const p of points) ctx.lineTo(...p);
   ctx.stroke();
 };
-// a new value is itself the component's change event: one request
+// a new value is itself the component's change event: one request. The server answers
+// one at a time and keeps only the newest value waiting, so frames are skipped, not queued.
 const send = () => { props.value = strokes.length ? canvas.toDataURL('image/png') : ''; };
+// While the pen moves, the drawing so far goes at most every LIVE_MS, marked "live:":
+// the answer alone comes back; lifting the pen sends it unmarked, for the full answer.
+const LIVE_MS = 166;
+let lastLive = 0;
+const sendLive = () => {
+  const now = performance.now();
+  if (now - lastLive < LIVE_MS) return;
+  lastLive = now;
+  props.value = 'live:' + canvas.toDataURL('image/png');
+};
 const redraw = () => {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   strokes.forEach(line);
@@ -38,6 +49,7 @@ canvas.addEventListener('pointermove', (e) => {
   const p = at(e);
   line([current[current.length - 1], p]);
   current.push(p);
+  sendLive();
 });
 const lift = () => { if (current) { current = null; send(); } };
 canvas.addEventListener('pointerup', lift);

@@ -6,6 +6,8 @@ answer becomes the page's outputs.
 """
 from __future__ import annotations
 
+import base64
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -16,6 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from classifier.datasets import DATASETS
 
 CALIBRATED = "Top classes (calibrated)"
+LIVE_MARK = "While you draw"
+LIVE_TITLE = f"{LIVE_MARK} (lift the pen for the full answer)"
 CALIBRATED_MEANS = (
     "*Calibrated* means: for inputs like the training images, answers given at 80% are "
     "right about 80% of the time. It promises nothing for anything else (a scribble, a hat), "
@@ -43,11 +47,14 @@ class Page:
     gallery: list = field(default_factory=list)   # each model's small explanation
     steps: list = field(default_factory=list)     # [(picture, caption)]: a photo's steps
     number: np.ndarray | None = None   # a number's digits side by side, or None
+    live: bool = False                 # an answer while the pen moves: the rest waits
 
     def outputs(self) -> tuple:
+        number = gr.update(value=self.number, visible=self.number is not None)
+        if self.live:  # the overlay and everything under it keep showing until the pen lifts
+            return (self.message, self.probs, self.seen, *[gr.skip()] * 6, number)
         return (self.message, self.probs, self.seen, self.overlay, self.note, self.maps,
-                self.rows, self.gallery, self.steps,
-                gr.update(value=self.number, visible=self.number is not None))
+                self.rows, self.gallery, self.steps, number)
 
 
 def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
@@ -175,3 +182,47 @@ def short(value) -> str:
     """A value as a message may quote it: its repr, cut at 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def change_picture(delta: np.ndarray, size: int = 280) -> np.ndarray:
+    """A change to a 28x28 input, amplified to its own largest pixel: red where ink was
+    added, blue where it was taken away, white where nothing changed."""
+    scale = max(float(np.abs(delta).max()), 1e-6)
+    d = np.clip(delta / scale, -1, 1)[..., None]
+    red, blue, white = np.array([214, 39, 40.]), np.array([31, 119, 180.]), np.full(3, 255.)
+    rgb = np.where(d > 0, white + d * (red - white), white - d * (blue - white))
+    return crisp(rgb.astype(np.uint8), size)
+
+
+def fooled(result, others: dict[str, tuple[str, float]], photo_view: bool = False) -> str:
+    """What the page says of ``attack.fool``'s result, and whether the trick transfers to the
+    dataset's other models (``others``: {model: (answer, probability)}). ``photo_view``: the
+    model also reads the photo with ImageNet, which the change does not touch."""
+    if not result.flipped:
+        goal = f"answer {result.target}" if result.target else "change its answer"
+        return (f"No change within a largest pixel change of {result.budget:.2f} made the "
+                f"model {goal}: it stays {result.original}.")
+    fooled_too = [m for m, (label, _) in others.items() if label != result.original]
+    lines = [f"**{result.original} → {result.label}** ({result.prob:.0%}) after a change of "
+             f"at most **{result.linf:.3f}** per pixel (0-1 scale; L2 {result.l2:.2f}), "
+             f"found in {result.seconds:.1f} s.",
+             "The same changed image, given to the other models: "
+             + ", ".join(f"{m.split('-', 1)[1] if '-' in m else m} {label} ({p:.0%})"
+                         for m, (label, p) in others.items())
+             + f". {len(fooled_too)} of {len(others)} no longer answer {result.original}."]
+    if photo_view:
+        lines.append("This is the 28x28 model alone: the photo's ImageNet reading, which the "
+                     "answer above also weighs, sees the photo, not this change.")
+    return "\n\n".join(lines)
+
+
+def trust_note(trust) -> str:
+    """``trust.check_explanation``'s figures in plain words, under the overlay."""
+    return trust.words
+
+
+def data_url(image: np.ndarray) -> str:
+    """An image as a PNG data URL: an API answer that needs no file on the server."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
