@@ -137,13 +137,17 @@ def panel(dataset: str) -> page.Panel:
 
 
 def wire_panel(p: page.Panel, state, dataset: str) -> None:
-    """The compare-all part shows while asked for; a new model offers its own methods; the
-    Fool-it button attacks the kept input."""
+    """The compare-all part shows while asked for; a new model offers its own methods; each
+    new overlay is checked; the Fool-it button attacks the kept input."""
     p.compare_on.change(lambda on: gr.update(visible=on), p.compare_on, p.compared,
                         queue=False, show_progress="hidden", api_visibility="private")
     p.model.change(lambda m, me, t: model_options(m, me, t, dataset),
                    [p.model, p.method, p.target], [p.method, p.method_note, p.target],
                    show_progress="hidden", api_visibility="private")
+    # a new overlay comes with every full answer, never while the pen moves: then the check
+    p.overlay.change(lambda image, m, me, t: trust_page(image, m, me, t, dataset),
+                     [state, p.model, p.method, p.target], p.trust, trigger_mode="always_last",
+                     show_progress="hidden", api_visibility="private")
     p.fool_button.click(lambda image, m, goal: fool_page(image, m, goal, dataset),
                         [state, p.model, p.fool_target], [p.fool_seen, p.fool_change, p.fool_note],
                         api_visibility="private")
@@ -152,8 +156,7 @@ def wire_panel(p: page.Panel, state, dataset: str) -> None:
 def wire(source, state, p: page.Panel, dataset: str, read=lambda value: value) -> None:
     """A new input is analysed in the same request that keeps it (one round trip per
     stroke; while the pen moves, the answer alone); a changed control re-analyses the kept
-    input; then the explanation is checked. ``read`` turns the component's value into the
-    input that is kept."""
+    input. ``read`` turns the component's value into the input that is kept."""
     def run(image, model, method, target, compare_on, live=False):
         return analyse(image, model, method, target, compare_on, dataset, live).outputs()
 
@@ -161,20 +164,12 @@ def wire(source, state, p: page.Panel, dataset: str, read=lambda value: value) -
         image = read(value)
         return (image, *run(image, *rest, live=str(value).startswith(page.LIVE)))
 
-    def check(value, image, model, method, target):
-        return trust_page(value, image, model, method, target, dataset)
-
     controls, outputs = p.controls(), p.outputs()
-    checked = [source, state, p.model, p.method, p.target]
     source.change(keep_and_run, [source, *controls], [state, *outputs],
-                  trigger_mode="always_last", show_progress="hidden", api_visibility="private"
-                  ).then(check, checked, p.trust, show_progress="hidden",
-                         api_visibility="private")
+                  trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     for control in controls:
         control.change(run, [state, *controls], outputs, trigger_mode="always_last",
-                       show_progress="hidden", api_visibility="private"
-                       ).then(check, checked, p.trust, show_progress="hidden",
-                              api_visibility="private")
+                       show_progress="hidden", api_visibility="private")
 
 
 def build() -> gr.Blocks:

@@ -106,10 +106,10 @@ def fool_page(image, model_name: str, goal: str, dataset: str):
             views.fooled(result, others, clf.photo_view is not None))
 
 
-def trust_page(value, image, model_name: str, method_title: str, target: str, dataset: str):
+def trust_page(image, model_name: str, method_title: str, target: str, dataset: str):
     """Under the overlay: can this explanation be trusted (deletion and randomisation)."""
-    if image is None or (isinstance(value, str) and value.startswith(page.LIVE)):
-        return gr.skip() if image is not None else ""
+    if image is None:
+        return ""
     try:
         clf = get_model(model_name, dataset)
         shown = clf.predict(image) if clf.photo_view else None  # the answer on the page

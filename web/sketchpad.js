@@ -22,12 +22,15 @@ const line = (points) => {
 // one at a time and keeps only the newest value waiting, so frames are skipped, not queued.
 const send = () => { props.value = strokes.length ? canvas.toDataURL('image/png') : ''; };
 // While the pen moves, the drawing so far goes at most every LIVE_MS, marked "live:":
-// the answer alone comes back; lifting the pen sends it unmarked, for the full answer.
-const LIVE_MS = 166;
+// the answer alone comes back; lifting the pen sends it unmarked, for the full answer. A
+// stroke sends nothing live for its first LIVE_AFTER_MS: a quick one's full answer would
+// only wait behind a live one.
+const LIVE_MS = 166, LIVE_AFTER_MS = 500;
 let lastLive = 0;
+let downAt = 0;
 const sendLive = () => {
   const now = performance.now();
-  if (now - lastLive < LIVE_MS) return;
+  if (now - downAt < LIVE_AFTER_MS || now - lastLive < LIVE_MS) return;
   lastLive = now;
   props.value = 'live:' + canvas.toDataURL('image/png');
 };
@@ -40,6 +43,7 @@ canvas.addEventListener('pointerdown', (e) => {
   if (e.button > 0) return;
   e.preventDefault();
   canvas.setPointerCapture(e.pointerId);
+  downAt = performance.now();
   current = [at(e)];
   strokes.push(current);
   line([current[0], current[0]]);
