@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from contextlib import contextmanager
 
 from benchmarks.app_speed import start_app
 from tests.test_browser import ARGS, CHROMIUM, draw
@@ -68,6 +69,23 @@ def measure(page, strokes: int, quiet_ms: int = 1000) -> tuple[list[float], list
     return latencies, uploads
 
 
+@contextmanager
+def browser_on_app():
+    """``python app.py`` on a free port and headless Chromium: (the browser, the app's URL,
+    the app's process), both closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    proc, url = start_app()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield browser, url, proc
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.browser_latency",
                                 description=__doc__)
@@ -75,23 +93,14 @@ def main() -> None:
     p.add_argument("--width", type=int, default=1300)
     p.add_argument("--height", type=int, default=900)
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    proc, url = start_app()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            page.goto(url)
-            page.wait_for_selector("#sketchpad canvas", timeout=60000)
-            page.wait_for_timeout(2000)
-            draw(page, STROKES["1"])  # warm up: first request, model load
-            page.wait_for_timeout(3000)
-            latencies, uploads = measure(page, args.strokes)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with browser_on_app() as (browser, url, _):
+        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page.goto(url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60000)
+        page.wait_for_timeout(2000)
+        draw(page, STROKES["1"])  # warm up: first request, model load
+        page.wait_for_timeout(3000)
+        latencies, uploads = measure(page, args.strokes)
     lat = sorted(latencies)
     print(f"stroke end to answer on the page, {len(lat)} strokes, "
           f"{args.width}x{args.height}: median {statistics.median(lat):.0f} ms, "

@@ -19,8 +19,8 @@ import os
 import statistics
 import time
 
-from benchmarks.app_speed import start_app
-from tests.test_browser import ARGS, CHROMIUM, predicted_label
+from benchmarks.browser_latency import browser_on_app
+from tests.test_browser import predicted_label
 
 # In page time: each drawing the canvas encodes, each request sent, each answer shown.
 RECORD = """
@@ -154,25 +154,16 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--people", type=int, default=8)
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    proc, url = start_app()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            warm, (cx, cy) = open_page(browser, url)
-            warm.mouse.move(cx, cy - 80)
-            warm.mouse.down()
-            warm.mouse.move(cx, cy + 80)
-            warm.mouse.up()
-            predicted_label(warm)
-            warm.close()
-            one_person(browser, url, proc.pid, args.seconds)
-            many_people(browser, url, args.people)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with browser_on_app() as (browser, url, proc):
+        warm, (cx, cy) = open_page(browser, url)
+        warm.mouse.move(cx, cy - 80)
+        warm.mouse.down()
+        warm.mouse.move(cx, cy + 80)
+        warm.mouse.up()
+        predicted_label(warm)
+        warm.close()
+        one_person(browser, url, proc.pid, args.seconds)
+        many_people(browser, url, args.people)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from classifier import METHODS, BlankImageError, CheckpointError, ExplainError, 
 from classifier import attack, trust
 from classifier.datasets import DATASETS
 from classifier.explain import methods_for
+from classifier.image import load_rgba
 from classifier.predict import top_k
 from web import page, views
 from web.served import MODELS, get_model
@@ -112,8 +113,10 @@ def trust_page(image, model_name: str, method_title: str, target: str, dataset: 
         return ""
     try:
         clf = get_model(model_name, dataset)
-        shown = clf.predict(image) if clf.photo_view else None  # the answer on the page
-        check = trust.check_explanation(clf, image, METHOD_BY_TITLE.get(method_title, "saliency"),
+        photo = load_rgba(image)
+        seen = clf.preprocess(photo)  # prepared once, for the answer on the page and the check
+        shown = views.answer(clf.assess(seen, photo=photo)[0])  # a photo view weighs in too
+        check = trust.check_explanation(clf, seen, METHOD_BY_TITLE.get(method_title, "saliency"),
                                         shown if target in (None, PREDICTED) else target)
     except (ImageError, CheckpointError, ExplainError, ValueError):
         return ""
