@@ -2,8 +2,10 @@
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
 
-Wiring only: the API endpoints below and the page's layout and events. The page's handlers,
-parts, words and pictures, served models and the server's upkeep are in ``web/``.
+Wiring only: the page's layout and events, and the API. The API's functions (also MCP
+tools at /gradio_api/mcp/, unless GRADIO_MCP_SERVER=false), the page's handlers, parts, words
+and pictures, the served models, the corrections store and the server's upkeep are in
+``web/``.
 """
 from __future__ import annotations
 
@@ -12,19 +14,16 @@ import os
 import signal
 from pathlib import Path
 
-from web import page, upkeep, views  # first: the package switches Gradio's analytics off
+from web import page, upkeep  # first: the package switches Gradio's analytics off
 import gradio as gr
-from gradio.data_classes import FileData
 
-from classifier import CheckpointError, ExplainError, ImageError, attack, trust
 from classifier.datasets import DATASETS
-from classifier.image import load_rgba
-from classifier.predict import number_summary, study
-from web.handlers import (PREDICTED, analyse, fool_page, model_card, model_options, offered,
-                          rank_all, trust_page)
+from classifier.predict import study
+from web import api, corrections
+from web.handlers import (PREDICTED, analyse, correction_page, fool_page, model_card,
+                          model_options, offered, trust_page)
 from web.page import clothing_examples, examples, image_upload, sketchpad
-from web.served import ALL_MODELS, MODELS, add_hub_models, get_model, warm_up
-from web.views import short
+from web.served import ALL_MODELS, MODELS, add_hub_models, warm_up
 
 log = logging.getLogger("app")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -33,95 +32,6 @@ ROOT = Path(__file__).resolve().parent
 # Models from the Hugging Face Hub join the shipped ones: HUB_MODELS="user/mnist-cnn,..."
 HUB_MODELS = [r.strip() for r in os.environ.get("HUB_MODELS", "").split(",") if r.strip()]
 MAX_UPLOAD = "10mb"
-
-# ------------------------------------------------------------------ API endpoints
-
-def classify(image: FileData, model: str = "mnist-cnn") -> dict:
-    """Classify an image file with one model: {"label", "confidences", "model"}."""
-    try:
-        clf = get_model(model)
-        probs, score, flagged = clf.assess(upkeep.uploaded_file(image))
-    except (ImageError, CheckpointError, ValueError) as err:
-        raise refuse(err) from None
-    return {"label": max(probs, key=probs.get), "confidences": probs, "model": model,
-            "ood_score": score, "ood": flagged}
-
-
-def read_number(image: FileData, model: str = "mnist-cnn") -> dict:
-    """Several digits side by side read as a number: {"number": "42", "digits": [{"label",
-    "prob", "ood_score", "ood"}, ...] left to right, "ood" (half the digits or more look
-    unlike digits, or one nothing like any), "model"}."""
-    try:
-        clf = get_model(model, "mnist")
-        result = clf.read_number(upkeep.uploaded_file(image))
-    except (ImageError, CheckpointError, ValueError) as err:
-        raise refuse(err) from None
-    return {**number_summary(result), "model": model}
-
-
-def explain(image: FileData, model: str = "mnist-cnn", method: str = "saliency",
-            target: str | None = None) -> FileData:
-    """Explanation overlay (PNG) of ``model`` for ``target`` (default: predicted class).
-    method: saliency, integrated_gradients, smoothgrad or gradcam."""
-    try:
-        e = get_model(model).explain(upkeep.uploaded_file(image), method=method,
-                                     target=target or None)
-    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
-        raise refuse(err) from None
-    return FileData(path=upkeep.save_result(e.overlay))
-
-
-def compare(image: FileData, dataset: str = "mnist") -> list[dict]:
-    """Every model of ``dataset`` (mnist or fashion-mnist) on one image file: for each,
-    {"model", "label", "top3": {class: probability}, "ood_score", "ood", "ms"}."""
-    try:
-        if not isinstance(dataset, str) or dataset not in MODELS:
-            raise ValueError(f"Unknown dataset {short(dataset)}; choose one of "
-                             f"{sorted(MODELS)}.")
-        photo = load_rgba(upkeep.uploaded_file(image))
-        seen = get_model(MODELS[dataset][0]).preprocess(photo)
-    except (ImageError, CheckpointError, ValueError) as err:
-        raise refuse(err) from None
-    return rank_all(seen, dataset, photo=photo)
-
-
-def fool(image: FileData, model: str = "mnist-cnn", target: str | None = None) -> dict:
-    """A small change to the model's 28x28 input that makes it answer something else, or
-    ``target``: {"original", "label" (None if no change within the budgets did it), "prob",
-    "linf" (largest pixel change, 0-1), "l2", "image" (the changed 28x28 as a PNG data URL),
-    "others" ({other model of the dataset: its answer for the changed image}), "model"}."""
-    try:
-        clf = get_model(model)
-        r = attack.fool(clf, upkeep.uploaded_file(image), target or None)
-    except (ImageError, CheckpointError, ValueError) as err:
-        raise refuse(err) from None
-    others = {row["model"]: row["label"] for row in rank_all(r.image, clf.dataset)
-              if row["model"] != model}
-    return {"original": r.original, "label": r.label, "prob": r.prob, "linf": round(r.linf, 4),
-            "l2": round(r.l2, 4), "image": views.data_url(r.image), "others": others,
-            "model": model}
-
-
-def check_explanation(image: FileData, model: str = "mnist-cnn",
-                      method: str = "saliency") -> dict:
-    """Can the explanation be trusted: {"deletion_drop" (the class's probability fall when
-    the map's top 10% of pixels are blanked), "random_drop" (the same for as many random ink
-    pixels), "randomized_similarity" (rank correlation with the map of a copy of the model
-    with random weights), "target", "method", "model"}."""
-    try:
-        t = trust.check_explanation(get_model(model), upkeep.uploaded_file(image), method)
-    except (ImageError, CheckpointError, ExplainError, ValueError) as err:
-        raise refuse(err) from None
-    return {"deletion_drop": round(t.deletion_drop, 4), "random_drop": round(t.random_drop, 4),
-            "randomized_similarity": round(t.randomized_similarity, 4), "target": t.target,
-            "method": method, "model": model}
-
-
-def refuse(err: Exception) -> gr.Error:
-    """A user's mistake: one log line and a message, no traceback."""
-    log.info("request refused: %s", err)
-    return gr.Error(str(err), print_exception=False)
-
 
 # ------------------------------------------------------------------ layout
 
@@ -138,7 +48,8 @@ def panel(dataset: str) -> page.Panel:
 
 def wire_panel(p: page.Panel, state, dataset: str) -> None:
     """The compare-all part shows while asked for; a new model offers its own methods; each
-    new overlay is checked; the Fool-it button attacks the kept input."""
+    new overlay is checked; the Fool-it button attacks the kept input; a correction of the
+    answer on the kept input is stored."""
     p.compare_on.change(lambda on: gr.update(visible=on), p.compare_on, p.compared,
                         queue=False, show_progress="hidden", api_visibility="private")
     p.model.change(lambda m, me, t: model_options(m, me, t, dataset),
@@ -151,6 +62,8 @@ def wire_panel(p: page.Panel, state, dataset: str) -> None:
     p.fool_button.click(lambda image, m, goal: fool_page(image, m, goal, dataset),
                         [state, p.model, p.fool_target], [p.fool_seen, p.fool_change, p.fool_note],
                         api_visibility="private")
+    p.correct_button.click(lambda image, m, label: correction_page(image, m, label, dataset),
+                           [state, p.model, p.right], p.correct_note, api_visibility="private")
 
 
 def wire(source, state, p: page.Panel, dataset: str, read=lambda value: value) -> None:
@@ -218,12 +131,8 @@ def build() -> gr.Blocks:
             chosen.change(model_card, chosen, card, show_progress="hidden",
                           api_visibility="private")
             demo.load(model_card, chosen, card, show_progress="hidden", api_visibility="private")
-        gr.api(classify, api_name="classify")
-        gr.api(explain, api_name="explain")
-        gr.api(compare, api_name="compare")
-        gr.api(read_number, api_name="read_number")
-        gr.api(fool, api_name="fool")
-        gr.api(check_explanation, api_name="check_explanation")
+        for tool in api.TOOLS:  # the API, and the MCP tools of the same names
+            gr.api(tool, api_name=tool.__name__)
     demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
     return demo
 
@@ -239,8 +148,10 @@ def __getattr__(name: str):
 def launch_options() -> dict:
     # state_session_capacity: each open page keeps its last input (a drawing is a few kB)
     # max_threads: fewer worker threads, fewer per-thread buffers in torch and malloc
+    # mcp_server: agents call the API as MCP tools; GRADIO_MCP_SERVER=false switches that off
     return dict(max_file_size=MAX_UPLOAD, css=page.CSS, state_session_capacity=256,
                 max_threads=8,
+                mcp_server=os.environ.get("GRADIO_MCP_SERVER", "true").lower() == "true",
                 server_name=os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
 
@@ -253,5 +164,6 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, stop)  # docker stop, a Space restart
     add_hub_models(HUB_MODELS)
     warm_up()
+    corrections.store()  # at start: a Space's push to the Hub sets up its dataset now
     upkeep.keep_bounded()
     build().launch(**launch_options())

@@ -42,14 +42,17 @@ DATA_URL_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,",
                      "data:image/webp;base64,")
 
 
-def data_url_bytes(value: str) -> bytes:
+def data_url_bytes(value: str, max_chars: int = MAX_DATA_URL_CHARS) -> bytes:
     """The image bytes of a ``data:image/...;base64,`` URL, as a browser canvas gives it
-    (``canvas.toDataURL()``). Only such URLs are accepted: never a path, so a caller that
-    sends a string can make the server read nothing but the bytes it sent."""
+    (``canvas.toDataURL()``) or an API caller sends it. Only such URLs are accepted: never a
+    path, so a caller that sends a string can make the server read nothing but the bytes it
+    sent. Longer than ``max_chars``: refused before any decoding."""
     if not isinstance(value, str) or not value.startswith(DATA_URL_PREFIXES):
-        raise ImageError("A drawing must come as a data:image/png;base64 URL.")
-    if len(value) > MAX_DATA_URL_CHARS:
-        raise ImageError(f"This drawing is too large (over {MAX_DATA_URL_CHARS // 1000} kB).")
+        raise ImageError("An image must come as a data:image/png;base64 URL "
+                         "(or image/jpeg, image/webp).")
+    if len(value) > max_chars:
+        size = f"{max_chars / 1e6:g} MB" if max_chars >= 1e6 else f"{max_chars // 1000} kB"
+        raise ImageError(f"This image is too large (a data URL of over {size}).")
     try:
         return base64.b64decode(value.partition(",")[2], validate=True)
     except (binascii.Error, ValueError) as err:

@@ -1,5 +1,6 @@
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data"))
+
+# the app's corrections go to a folder of this run, never into the repository
+os.environ.setdefault("CORRECTIONS_DIR", tempfile.mkdtemp(prefix="corrections-"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 import app
 from web import upkeep
-from classifier import checkpoint, predict
+from classifier import ImageError, checkpoint, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_DISK = str(ROOT / "examples" / "digit" / "7-1.png")  # a real image, but never uploaded
@@ -69,9 +69,9 @@ def test_in_process_calls_follow_the_same_rule(tmp_path):
         link = upkeep.upload_folder() / "test-link.png"  # a link out of the folder is outside
         link.unlink(missing_ok=True)
         link.symlink_to(ON_DISK)
-        with pytest.raises(app.ImageError, match="No image was received"):
+        with pytest.raises(ImageError, match="No image was received"):
             upkeep.uploaded_file({**marked, "path": str(link)})
-        with pytest.raises(app.ImageError, match="No image was received"):
+        with pytest.raises(ImageError, match="No image was received"):
             upkeep.uploaded_file({**marked, "path": "\0"})
     finally:
         inside.unlink(missing_ok=True)

@@ -321,3 +321,34 @@ def test_a_drawing_sent_while_the_pen_moves_gets_the_answer_alone():
     assert np.array_equal(shown.seen, full.seen) and shown.overlay is None and not shown.rows
     assert all(o == gr.skip() for o in shown.outputs()[3:9])  # the overlay and the rest wait
     assert full.overlay is not None and full.rows
+
+
+def test_correct_endpoint_keeps_a_correction_and_refuses_a_bad_label(client, seven):
+    import json
+    from gradio_client import handle_file
+
+    from web import corrections
+
+    store = corrections.store()
+    before = store.size()[0]
+    out = client.predict(handle_file(seven), "mnist-linear", "1", api_name="/correct")
+    assert out["kept"] is True and (out["answer"], out["label"]) == ("7", "1")
+    assert "nothing about you" in out["message"]
+    row = json.loads((store.split / "metadata.jsonl").read_text().splitlines()[-1])
+    assert store.size()[0] == before + 1 and (row["model"], row["label"]) == ("mnist-linear", "1")
+    same = client.predict(views.data_url(np.asarray(Image.open(seven))), "mnist-linear",
+                          "7", api_name="/correct")  # a data URL: the model's own answer
+    assert same["kept"] is False and "already answers 7" in same["message"]
+    with pytest.raises(Exception, match="not a class of mnist: choose one of 0, 1"):
+        client.predict(handle_file(seven), "mnist-linear", "Sneaker", api_name="/correct")
+    assert store.size()[0] == before + 1
+
+
+def test_the_page_sends_a_correction_of_the_kept_input():
+    from web.handlers import correction_page
+
+    assert "Choose the right class" in correction_page(b"x", "mnist-linear", None, "mnist")
+    png = page.drawing(data_url(drawing()["composite"]))  # read as 1
+    assert "Thank you: kept" in correction_page(png, "mnist-linear", "7", "mnist")
+    assert "not a class" in correction_page(png, "mnist-linear", "Coat", "mnist")
+    assert "Unknown model" in correction_page(png, "fashion-mnist-cnn", "7", "mnist")

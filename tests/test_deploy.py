@@ -80,7 +80,8 @@ def front_matter() -> dict:
 
 def test_readme_front_matter_makes_a_gradio_space_with_the_pinned_gradio():
     meta = front_matter()
-    pinned = re.search(r"^gradio==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)[1]
+    pinned = re.search(r"^gradio(?:\[mcp\])?==(\S+)$", (ROOT / "requirements.txt").read_text(),
+                       re.M)[1]
     assert meta["sdk"] == "gradio" and meta["sdk_version"] == pinned
     assert str(meta["python_version"]) == "3.11" and meta["app_file"] == "app.py"
     assert meta["license"] and meta["datasets"] and len(meta["short_description"]) <= 60

@@ -110,6 +110,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--drawn", type=int, metavar="N",
                    help="digits: also train on N training digits redrawn as on the page's "
                         f"canvas (thick strokes, any size and place) (default: {c['drawn']})")
+    p.add_argument("--extra-data", metavar="DIR",
+                   help="also train on the corrections the app collected in DIR (its "
+                        "CORRECTIONS_DIR), e.g. with --init-from and a few epochs (default: none)")
+    p.add_argument("--extra-repeat", type=int, metavar="N",
+                   help=f"each correction N times (default: {c['extra_repeat']})")
     p.add_argument("--limit", type=int, help="train on the first N training images only, for "
                    "quick checks (default: all)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,

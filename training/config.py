@@ -95,7 +95,7 @@ COMMON_DEFAULTS = dict(schedule="onecycle", patience=8, val_size=5000, seed=0, d
                        precision="bf16", limit=None, progress=True, pretrained=False,
                        weights_file=None, init_from=None, swa_epochs=0, swa_lr=None,
                        outlier_exposure=0.0, outliers=5000, touching_pairs=0, drawn=0,
-                       data_dir="data", out_dir="checkpoints")
+                       extra_data=None, extra_repeat=10, data_dir="data", out_dir="checkpoints")
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,8 @@ class Config:
     outliers: int = 5000
     touching_pairs: int = 0        # digits: outliers of two touching training digits, added
     drawn: int = 0                 # digits: training digits redrawn as on the canvas, added
+    extra_data: str | None = None  # a folder of the app's corrections, added to training
+    extra_repeat: int = 10         # each correction this many times: few among 55,000
     sigma_ratio: float = 0.6       # svm: kernel width / median distance of training images
     photo_parts: tuple[str, ...] | None = None  # --augment photo: which parts (None: all)
     recipe: str | None = None

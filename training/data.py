@@ -103,3 +103,34 @@ def train_val_split(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, tor
     """Seeded disjoint index sets carved from the training set."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[val_size:], perm[:val_size]
+
+
+def read_corrections(folder: str | Path, dataset: str, repeat: int = 1):
+    """(uint8 (n, 28, 28), labels) of the visitors' corrections for ``dataset`` in an
+    ``imagefolder`` folder that the app's store wrote (``web/corrections.py``: each row's
+    ``file_name`` is the model's 28x28 input, its ``label`` the class a visitor gave), each
+    ``repeat`` times. Rows of another dataset, or with a label that is no class of it, are
+    skipped."""
+    import json
+
+    from PIL import Image
+
+    names = DATASETS[dataset].class_names
+    metadata = sorted(Path(folder).rglob("metadata.jsonl"))
+    if not metadata:
+        raise DataNotFoundError(f"No metadata.jsonl under {folder}: not a corrections folder.")
+    images, labels = [], []
+    for path in metadata:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            if row.get("dataset") != dataset or row.get("label") not in names:
+                continue
+            with Image.open(path.parent / row["file_name"]) as image:
+                pixels = np.asarray(image.convert("L"))
+            if pixels.shape == (28, 28):
+                images.append(pixels)
+                labels.append(names.index(row["label"]))
+    if not images:
+        return torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
+    x, y = torch.as_tensor(np.stack(images)), torch.as_tensor(labels)
+    return x.repeat(repeat, 1, 1), y.repeat(repeat)

@@ -24,7 +24,7 @@ from classifier.checkpoint import (CheckpointError, load_checkpoint, read_metric
 from classifier.datasets import DATASETS
 from classifier.models import build_model, count_parameters
 from training.config import Config, TrainingError
-from training.data import read_split, train_val_split
+from training.data import read_corrections, read_split, train_val_split
 from training.evaluate import classification_metrics, fit_temperature
 from training.ood import calibrate, model_outputs
 from training.outliers import drawn_digits, outlier_pool, touching_pairs
@@ -147,6 +147,11 @@ def run(cfg: Config, log=print) -> Path | None:
         log(f"redrawing {cfg.drawn} training digits as on the page's canvas")
         extra = drawn_digits(*train, cfg.drawn, cfg.seed + rank)
         train = (torch.cat([train[0], extra[0]]), torch.cat([train[1], extra[1]]))
+    if cfg.extra_data:
+        extra = read_corrections(cfg.extra_data, cfg.dataset, cfg.extra_repeat)
+        log(f"adding {len(extra[0]) // max(cfg.extra_repeat, 1)} corrections from "
+            f"{cfg.extra_data}, each {cfg.extra_repeat} times")
+        train = (torch.cat([train[0], extra[0]]), torch.cat([train[1], extra[1].to(train[1].dtype)]))
     outliers = None
     if cfg.outlier_exposure:
         log(f"drawing {cfg.outliers} outliers (scribbles and letters)"

@@ -15,7 +15,7 @@ from classifier.datasets import DATASETS
 from classifier.explain import methods_for
 from classifier.image import load_rgba
 from classifier.predict import top_k
-from web import page, views
+from web import corrections, page, views
 from web.served import MODELS, get_model
 
 log = logging.getLogger("app")
@@ -105,6 +105,53 @@ def fool_page(image, model_name: str, goal: str, dataset: str):
               for r in rank_all(result.image, dataset) if r["model"] != model_name}
     return (views.crisp(result.image), views.change_picture(result.delta),
             views.fooled(result, others, clf.photo_view is not None))
+
+
+def correction(image, model_name: str, label, dataset: str | None = None) -> dict:
+    """Keep "that's wrong: it is a ``label``" for ``model_name``'s answer on ``image``:
+    {"kept", "message", "model", "answer", "label"}. A label that is no class of the model's
+    dataset raises ValueError; a full or switched-off store keeps nothing and says so."""
+    clf = get_model(model_name, dataset)
+    label = class_named(clf, label)
+    store = corrections.store()
+    reading = clf.analyse(image)
+    answer = views.answer(reading.probs)
+    out = {"kept": False, "model": model_name, "answer": answer, "label": label}
+    if store is None:
+        return {**out, "message": "This server keeps no corrections."}
+    if label == answer:
+        return {**out, "message": f"{model_name} already answers {label}: nothing to correct."}
+    if reading.photo is None:
+        raise ImageError("A correction needs the image itself, not a prepared 28x28 input.")
+    try:
+        store.add(reading.seen, reading.photo, dataset=clf.dataset, model=model_name,
+                  answer=answer, label=label)
+    except corrections.StoreFull as err:
+        return {**out, "message": str(err)}
+    return {**out, "kept": True,
+            "message": corrections.KEPT.format(label=label, model=model_name, answer=answer)}
+
+
+def class_named(clf, label) -> str:
+    """``label`` as one of the model's class names (any letter case), or a ValueError that
+    lists them."""
+    names = {c.lower(): c for c in clf.class_names}
+    if isinstance(label, str) and label.strip().lower() in names:
+        return names[label.strip().lower()]
+    raise ValueError(f"{views.short(label)} is not a class of {clf.dataset}: choose one of "
+                     f"{', '.join(clf.class_names)}.")
+
+
+def correction_page(image, model_name: str, label: str, dataset: str) -> str:
+    """The "That's wrong" button: what was kept, or why not."""
+    if image is None:
+        return "Draw or upload something first."
+    if not label:
+        return "Choose the right class first."
+    try:
+        return correction(image, model_name, label, dataset)["message"]
+    except (ImageError, CheckpointError, ValueError) as err:
+        return f"**{err}**"
 
 
 def trust_page(image, model_name: str, method_title: str, target: str, dataset: str):

@@ -118,6 +118,9 @@ class Panel:
     fool_seen: gr.Image
     fool_change: gr.Image
     fool_note: gr.Markdown
+    right: gr.Dropdown
+    correct_button: gr.Button
+    correct_note: gr.Markdown
     compared: gr.Column | None = None
     table: gr.Dataframe | None = None
     gallery: gr.Gallery | None = None
@@ -146,6 +149,13 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
     gr.HTML(views.LEGEND)
     note = gr.Markdown(elem_id=f"{dataset}-note")
     trust = gr.Markdown(elem_id=f"{dataset}-trust", elem_classes=["small"])
+    with gr.Row(equal_height=True):
+        right = gr.Dropdown(targets[1:], value=None, label="That's wrong: it is a",
+                            min_width=150, elem_id=f"{dataset}-right")
+        correct_button = gr.Button("Send the right answer", variant="secondary",
+                                   min_width=100, elem_id=f"{dataset}-correct")
+    correct_note = gr.Markdown(views.KEEPS, elem_classes=["small"],
+                               elem_id=f"{dataset}-correct-note")
     digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
                       visible=False)
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28 "
@@ -171,7 +181,7 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
     compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
     return Panel(status, probs, seen, overlay, note, digits, steps, model, method, target,
                  method_note, compare_on, trust, fool_target, fool_button, fool_seen,
-                 fool_change, fool_note)
+                 fool_change, fool_note, right, correct_button, correct_note)
 
 
 def more_panel(panel: Panel) -> Panel:

@@ -3,6 +3,7 @@ upload folder stays within its budget, freed memory goes back to the system, and
 are fetched once, at start, with a time limit.
 
     path = uploaded_file(image)          # the upload's path, or ImageError(NO_IMAGE)
+    source = received_image(image)       # the same, or the bytes of a data URL it sent
     keep_bounded()                       # a background thread, for the server's life
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from classifier import ImageError, load_model
+from classifier.image import data_url_bytes
 from classifier.checkpoint import resolve_checkpoint
 
 log = logging.getLogger("app")
@@ -32,6 +34,11 @@ HUB_TIMEOUT_S = float(os.environ.get("HUB_TIMEOUT_S", 60))
 CACHE_SWEEP_S, CACHE_AGE_S = 60, 600
 DISK_BUDGET_MB = float(os.environ.get("DISK_BUDGET_MB", 500))
 NO_IMAGE = "No image was received: upload an image file (PNG, JPEG, WebP, ...)."
+NO_FETCH = ("This app never fetches a URL: send the image itself, as a "
+            "data:image/png;base64,... URL, or upload the file to the app and pass the path "
+            "that the upload returns.")
+# An API caller's data URL: a 6 MB photo; the queue's bound on waiting requests bounds the rest
+API_DATA_URL_CHARS = 8_000_000
 
 
 def fetch_hub_models(repo_ids: list[str], timeout: float = HUB_TIMEOUT_S) -> dict[str, str]:
@@ -62,6 +69,20 @@ def _fetch(repo_id: str, result: dict) -> None:
 
 def upload_folder() -> Path:
     return Path(gr.utils.get_upload_folder()).resolve()
+
+
+def received_image(image) -> str | bytes:
+    """What an API request sent as its image: the bytes of a ``data:image/...;base64,`` URL,
+    decoded here, or the path of a file it uploaded to this app (Gradio's file dict, as
+    ``gradio_client.handle_file`` sends it, or the bare path that ``/gradio_api/upload``
+    returned). A web address is refused, never fetched."""
+    if isinstance(image, str):
+        if image.startswith("data:"):
+            return data_url_bytes(image, API_DATA_URL_CHARS)
+        if "://" in image[:16] or image.startswith("file:"):
+            raise ImageError(NO_FETCH)
+        image = {"path": image, "meta": {"_type": "gradio.FileData"}}
+    return uploaded_file(image)
 
 
 def uploaded_file(image) -> str:

@@ -62,6 +62,10 @@ def crisp(seen: np.ndarray, size: int = 280) -> np.ndarray:
     return np.asarray(Image.fromarray(seen).resize((size, size), Image.Resampling.NEAREST))
 
 
+KEEPS = ("Sending keeps the model's 28x28 input, the image shrunk to at most 512 px, the "
+         "model, its answer and your label, to train better models; nothing about you.")
+
+
 def answer(probs: dict[str, float]) -> str:
     return max(probs, key=probs.get)
 
