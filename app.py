@@ -131,6 +131,7 @@ def build() -> gr.Blocks:
             chosen.change(model_card, chosen, card, show_progress="hidden",
                           api_visibility="private")
             demo.load(model_card, chosen, card, show_progress="hidden", api_visibility="private")
+        page.accessibility()  # last: its empty block adds no gap above the tabs
         for tool in api.TOOLS:  # the API, and the MCP tools of the same names
             gr.api(tool, api_name=tool.__name__)
     demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time

@@ -280,3 +280,75 @@ def test_the_answer_updates_while_drawing_and_the_model_can_be_fooled(server, tm
             for f in tmp_path.glob("*.png"):
                 shutil.copy(f, shots)
         browser.close()
+
+
+def serious(page) -> list:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in found
+            if v["impact"] in ("serious", "critical")]
+
+
+def text_of(page, selector: str, contains: str, timeout=30.0) -> str:
+    end = time.time() + timeout
+    while contains not in page.inner_text(selector) and time.time() < end:
+        time.sleep(0.3)
+    return page.inner_text(selector)
+
+
+def test_every_tab_passes_axe_and_a_visitor_corrects_an_answer(server, tmp_path):
+    """axe-core finds no serious or critical violation on any tab once an answer shows, on a
+    desktop and a phone; pictures say what they show; the answer is announced; the canvas's
+    Clear and Undo are reached by keyboard with a visible focus; a correction is kept."""
+    sync_api = require_browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto(server)
+        page.wait_for_selector("#sketchpad canvas", timeout=60000)
+        page.wait_for_timeout(1500)
+        draw(page, [(-70, -90), (70, -90), (10, 100)])
+        assert predicted_label(page) == "7"
+        assert text_of(page, "#answer-live", "Digit").startswith("Digit: 7, ")
+        assert page.get_attribute("#answer-live", "aria-live") == "polite"
+        page.wait_for_timeout(1000)
+        assert page.get_attribute("#mnist-seen img", "alt").startswith(
+            "The 28x28 image the model saw; the answer: 7, ")
+        assert serious(page) == []
+        reached = set()
+        for _ in range(80):  # Tab through the page from the top
+            page.keyboard.press("Tab")
+            name = page.evaluate("() => document.activeElement.className")
+            if name in ("undo", "clear"):
+                reached.add(name)
+                outline = page.evaluate("() => getComputedStyle(document.activeElement)"
+                                        ".outlineStyle")
+                assert outline != "none", f"no visible focus on {name}"
+        assert reached == {"undo", "clear"}
+        page.locator("#mnist-right input").click()
+        page.get_by_role("option", name="1", exact=True).click()
+        page.locator("#mnist-correct").click()
+        assert "Thank you: kept" in text_of(page, "#mnist-correct-note", "Thank you")
+        page.screenshot(path=str(tmp_path / "corrected.png"), full_page=True)
+        page.get_by_role("tab", name="Clothing").click()
+        page.locator("#clothing-upload input[type=file]").set_input_files(
+            str(ROOT / "examples" / "clothing" / "photo-coat.jpg"))
+        text_of(page, "#answer-live", "Clothing")
+        page.wait_for_timeout(2000)
+        assert serious(page) == []
+        page.get_by_role("tab", name="Models").click()
+        page.wait_for_timeout(3000)
+        assert serious(page) == []
+        assert page.get_attribute("#card-confusion img", "alt").startswith("Confusion matrix")
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True).new_page()
+        phone.goto(server)
+        phone.wait_for_selector("#sketchpad canvas", timeout=60000)
+        phone.wait_for_timeout(1500)
+        draw(phone, [(-70, -90), (70, -90), (10, 100)])
+        assert predicted_label(phone) == "7"
+        phone.wait_for_timeout(1000)
+        assert serious(phone) == []
+        browser.close()

@@ -60,6 +60,14 @@ def drawing(value) -> bytes | None:
         return b""
 
 
+def accessibility() -> gr.HTML:
+    """The page's live region, which announces each final answer to screen readers, and the
+    script that gives every output picture an alt text (``a11y.js``)."""
+    return gr.HTML("", html_template='<div id="answer-live" class="sr-only" role="status" '
+                   'aria-live="polite"></div>', js_on_load=(HERE / "a11y.js").read_text(),
+                   padding=False, apply_default_css=False, elem_id="a11y")
+
+
 def image_upload(**kwargs) -> gr.Image:
     """A file-path ``gr.Image`` whose unreadable files reach the app, which says what is
     wrong, instead of failing inside Gradio's own decoding with no message on the page."""
@@ -176,7 +184,8 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
         fool_seen = gr.Image(label="The changed 28x28 input", interactive=False, height=160,
                              min_width=150, buttons=[], elem_id=f"{dataset}-fooled")
         fool_change = gr.Image(label="The change, amplified (red: ink added, blue: taken away)",
-                               interactive=False, height=160, min_width=150, buttons=[])
+                               interactive=False, height=160, min_width=150, buttons=[],
+                               elem_id=f"{dataset}-change")
     fool_note = gr.Markdown(elem_id=f"{dataset}-fool-note")
     compare_on = gr.Checkbox(label="Compare all models side by side", value=False)
     return Panel(status, probs, seen, overlay, note, digits, steps, model, method, target,
@@ -205,16 +214,19 @@ def models_tab(text: str, figure, names: list[str]) -> tuple[gr.Dropdown, list]:
     picked from ``names``: (the picker, the card's components, in ``app.model_card``'s order)."""
     gr.Markdown(views.without_file_links(text), elem_classes=["report"])
     if figure:
-        gr.Image(str(figure), show_label=False, interactive=False)
+        gr.Image(str(figure), show_label=False, interactive=False, elem_id="study-figure")
     chosen = gr.Dropdown(names, label="Model card", value=names[0] if names else None)
     card = gr.Markdown()
     per_class = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
                              label="Per-class test metrics")
     # the figures carry their own titles, which a component label would cover
     with gr.Row():
-        confusion = gr.Image(show_label=False, interactive=False, min_width=300)
-        wrong = gr.Image(show_label=False, interactive=False, min_width=300)
+        confusion = gr.Image(show_label=False, interactive=False, min_width=300,
+                             elem_id="card-confusion")
+        wrong = gr.Image(show_label=False, interactive=False, min_width=300, elem_id="card-wrong")
     with gr.Row():
-        curves = gr.Image(show_label=False, interactive=False, min_width=300)
-        filters = gr.Image(show_label=False, interactive=False, min_width=300)
+        curves = gr.Image(show_label=False, interactive=False, min_width=300,
+                          elem_id="card-curves")
+        filters = gr.Image(show_label=False, interactive=False, min_width=300,
+                           elem_id="card-filters")
     return chosen, [card, per_class, confusion, wrong, curves, filters]
