@@ -151,7 +151,8 @@ def run(cfg: Config, log=print) -> Path | None:
         extra = read_corrections(cfg.extra_data, cfg.dataset, cfg.extra_repeat)
         log(f"adding {len(extra[0]) // max(cfg.extra_repeat, 1)} corrections from "
             f"{cfg.extra_data}, each {cfg.extra_repeat} times")
-        train = (torch.cat([train[0], extra[0]]), torch.cat([train[1], extra[1].to(train[1].dtype)]))
+        train = (torch.cat([train[0], extra[0]]),
+                 torch.cat([train[1], extra[1].to(train[1].dtype)]))
     outliers = None
     if cfg.outlier_exposure:
         log(f"drawing {cfg.outliers} outliers (scribbles and letters)"
