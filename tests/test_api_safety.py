@@ -59,6 +59,30 @@ def test_the_same_file_uploaded_is_classified(client):
     assert client.predict(handle_file(ON_DISK), "mnist-cnn", api_name="/classify")["label"] == "7"
 
 
+def test_a_file_uploaded_by_plain_http_is_classified_by_its_path(served):
+    """What an agent without gradio_client does: POST the file, then pass the path returned."""
+    import httpx
+
+    url, client = served
+    with open(ON_DISK, "rb") as f:
+        [path] = httpx.post(f"{url}gradio_api/upload", files={"files": f}).json()
+    assert client.predict(path, "mnist-cnn", api_name="/classify")["label"] == "7"
+
+
+@pytest.mark.parametrize("image,said", [
+    ("https://example.com/7.png", "never fetches a URL"),
+    ("ftp://example.com/7.png", "never fetches a URL"),
+    ("file:///etc/hostname", "never fetches a URL"),
+    ("/etc/hostname", "No image was received"),
+    ("data:text/plain;base64,aGVsbG8=", "must come as a data:image/png;base64 URL"),
+    ("data:image/png;base64,not base64!", "not an image that can be read"),
+    ("data:image/png;base64," + "A" * upkeep.API_DATA_URL_CHARS, "too large"),
+])
+def test_an_image_string_is_a_data_url_or_an_upload_and_nothing_else(image, said):
+    with pytest.raises(ImageError, match=said):
+        upkeep.received_image(image)
+
+
 def test_in_process_calls_follow_the_same_rule(tmp_path):
     inside = upkeep.upload_folder() / "test-inside.png"
     inside.parent.mkdir(parents=True, exist_ok=True)

@@ -53,11 +53,17 @@ def test_an_mcp_client_lists_the_tools_and_classifies_a_drawn_seven(served):
     assert bad.isError and "Unknown model" in bad.content[0].text
 
 
-def test_mcp_explain_returns_an_image_and_read_number_a_number(served):
+def test_mcp_explain_returns_an_image_and_read_number_a_number(served, tmp_path):
+    import httpx
+
     url, _ = served
+    png = tmp_path / "four.png"
+    png.write_bytes(base64.b64decode(drawn("4", seed=1).partition(",")[2]))
+    with open(png, "rb") as f:  # a file uploaded to the app, passed by its path
+        [uploaded] = httpx.post(f"{url}gradio_api/upload", files={"files": f}).json()
     _, (overlay, number) = mcp(url, [
         ("explain", {"image": drawn("3"), "model": "mnist-cnn", "method": "gradcam"}),
-        ("read_number", {"image": drawn("4", seed=1), "model": "mnist-cnn"})])
+        ("read_number", {"image": uploaded, "model": "mnist-cnn"})])
     assert overlay.content[0].type == "image" and overlay.content[0].mimeType == "image/png"
     picture = Image.open(io.BytesIO(base64.b64decode(overlay.content[0].data)))
     assert picture.size == (280, 280)
