@@ -352,3 +352,10 @@ def test_the_page_sends_a_correction_of_the_kept_input():
     assert "Thank you: kept" in correction_page(png, "mnist-linear", "7", "mnist")
     assert "not a class" in correction_page(png, "mnist-linear", "Coat", "mnist")
     assert "Unknown model" in correction_page(png, "fashion-mnist-cnn", "7", "mnist")
+
+
+def test_mcp_is_served_unless_switched_off(monkeypatch):
+    monkeypatch.delenv("GRADIO_MCP_SERVER", raising=False)
+    assert app.launch_options()["mcp_server"] is True
+    monkeypatch.setenv("GRADIO_MCP_SERVER", "false")
+    assert app.launch_options()["mcp_server"] is False

@@ -332,6 +332,9 @@ def test_every_tab_passes_axe_and_a_visitor_corrects_an_answer(server, tmp_path)
         page.locator("#mnist-correct").click()
         assert "Thank you: kept" in text_of(page, "#mnist-correct-note", "Thank you")
         page.screenshot(path=str(tmp_path / "corrected.png"), full_page=True)
+        page.get_by_role("tab", name="Upload").click()  # the upload box and its examples
+        page.wait_for_timeout(1000)
+        assert serious(page) == []
         page.get_by_role("tab", name="Clothing").click()
         page.locator("#clothing-upload input[type=file]").set_input_files(
             str(ROOT / "examples" / "clothing" / "photo-coat.jpg"))

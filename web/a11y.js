@@ -1,7 +1,8 @@
 // What Gradio's components lack for screen readers and keyboards, added in the browser: an
 // alt text on every output picture that says what it shows (and, beside an answer, the
 // answer), an announcement of each final answer, and fixes for Gradio markup that axe-core
-// flags (an aria-label on a plain div, a scrolling table that no key can reach).
+// flags (an aria-label on a plain div, a scrolling table that no key can reach, example buttons
+// without a name).
 const live = element.querySelector('#answer-live');
 const PICTURES = {
   seen: 'The 28x28 image the model saw',
@@ -48,6 +49,11 @@ function tidy() {
   for (const [id, text] of Object.entries(FIGURES)) {
     document.querySelectorAll(`#${id} img`).forEach(img => describe(img, text));
   }
+  document.querySelectorAll('button.gallery-item:not([aria-label])').forEach(button => {
+    const img = button.querySelector('img');  // an example: named after its file
+    const file = img && decodeURIComponent(img.src.split('/').pop().split('?')[0]);
+    if (file) button.setAttribute('aria-label', `Example image ${file.replace(/\.\w+$/, '')}`);
+  });
   document.querySelectorAll('.empty[aria-label]:not([role])').forEach(div => {
     div.setAttribute('role', 'img');
     div.setAttribute('aria-label', 'No picture yet');
