@@ -214,6 +214,7 @@ def test_big_drawings_numbers_and_scribbles_as_people_draw_them(server, tmp_path
         touch_draw(page, [(-80 * s, -50 * s), (-80 * s, 50 * s)])  # drawing after clear works
         touch_draw(page, [(0, -50 * s), (70 * s, -50 * s), (20 * s, 50 * s)])
         assert "Reads as the number 17" in status_text(page, contains="number")
+        assert "number 17" in text_of(page, "#answer-live", "number 17")  # said aloud too
         page.screenshot(path=str(tmp_path / f"number-{viewport['width']}.png"), full_page=True)
         page.locator("#sketchpad button[aria-label*='Undo']").first.click()  # the 7 goes
         end = time.time() + 30

@@ -8,6 +8,7 @@ const PICTURES = {
   seen: 'The 28x28 image the model saw',
   overlay: 'Why: the explanation overlay over the 28x28 image, bright where pixels drove the answer',
   fooled: 'The changed 28x28 input that fools the model',
+  digits: 'The number, digit by digit: each digit as the model saw it, with its answer',
   change: 'The change that fools the model, amplified: red where ink was added, blue where it was taken away',
 };
 const FIGURES = {
@@ -42,7 +43,9 @@ function tidy() {
       document.querySelectorAll(`#${dataset}-${part} img`).forEach(img => describe(img, said));
     }
     if (a && !a.title.startsWith('While you draw')) {  // never the answers while the pen moves
-      const text = `${dataset === 'mnist' ? 'Digit' : 'Clothing'}: ${a.top}, ${a.pct}.`;
+      // with what the page says of it: a number read, or "does not look like a digit"
+      const status = (document.getElementById(`${dataset}-status`)?.innerText || '').trim();
+      const text = `${dataset === 'mnist' ? 'Digit' : 'Clothing'}: ${a.top}, ${a.pct}. ${status.slice(0, 200)}`.trim();
       if (spoken[dataset] !== text) { spoken[dataset] = text; live.textContent = text; }
     }
   }

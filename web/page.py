@@ -165,7 +165,7 @@ def answer_panel(dataset: str, names: list[str], default: str | None, titles: li
     correct_note = gr.Markdown(views.KEEPS, elem_classes=["small"],
                                elem_id=f"{dataset}-correct-note")
     digits = gr.Image(label="The number, digit by digit", interactive=False, height=130,
-                      visible=False)
+                      visible=False, elem_id=f"{dataset}-digits")
     steps = gr.Gallery(label="How the photo was read: the garment found, cut out, made 28x28 "
                              "(and, for a pretrained model, what its ImageNet network saw)",
                        columns=3, height="auto", object_fit="contain",
