@@ -134,7 +134,12 @@ def build() -> gr.Blocks:
         page.accessibility()  # last: its empty block adds no gap above the tabs
         for tool in api.TOOLS:  # the API, and the MCP tools of the same names
             gr.api(tool, api_name=tool.__name__)
-    demo.queue(default_concurrency_limit=2, max_size=64)  # 2 vCPU: two requests at a time
+    # 2 vCPU: two queues, the page's and the API's, each two at a time, first come first
+    # served: the most frequent request (a stroke, /classify) never waits behind its own
+    # kind while other kinds' workers idle, and no flood of API calls starves the page
+    for fn in demo.fns.values():
+        fn.concurrency_id = "api" if fn.fn in api.TOOLS else "page"
+    demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 
 

@@ -1,18 +1,21 @@
 """The public API under the crowd: concurrent clients for minutes, on this machine only.
 
-    python -m benchmarks.load [--clients 32] [--minutes 5] [--corrections-max-rows 300]
+    python -m benchmarks.load [--clients 32] [--minutes 5] [--think 0] [--corrections-max-rows 300]
 
 Starts `python app.py` on a free 127.0.0.1 port with its own upload and corrections folders,
 computes every call's answer serially, then lets ``clients`` concurrent clients send a mix of
 what people send, one request after another, for ``minutes``: drawings (a canvas's PNG data
-URL to /classify and /read_number), photos (an uploaded file to /classify with the default
-clothing model), /compare, /explain and /correct. Prints errors, p50/p95 latency per
+URL to /classify and /read_number), photos (uploaded, then /classify with the default
+clothing model), /compare, /explain and /correct. The clients speak plain HTTP to Gradio's
+queue (``/gradio_api/call/NAME``) from one asyncio loop, so that they leave the 2 cores to
+the server as remote visitors would. Prints errors, p50/p95 latency per
 endpoint, whether each answer equals the serial one, and every 30 s the server's resident
 memory, the upload folder and the corrections store (its rows against their bound).
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import io
 import json
@@ -21,7 +24,6 @@ import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +61,8 @@ def calls() -> list[tuple[str, str, str | Path, tuple, int]]:
 
 def comparable(endpoint: str, answer):
     """What must not change between serial and concurrent calls (latency aside)."""
-    if endpoint == "/explain":
-        return np.asarray(Image.open(answer)).tobytes()
+    if endpoint == "/explain":  # a PNG named by its content
+        return Path(answer["path"]).name
     if endpoint == "/compare":
         return [(r["model"], r["label"], r["top3"]) for r in answer]
     if endpoint == "/correct":  # kept or refused as full: the answer it corrects stays
@@ -69,8 +71,13 @@ def comparable(endpoint: str, answer):
 
 
 def folder_mb(folder: Path) -> tuple[float, int]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 2**20, len(files)
+    total, count = 0, 0
+    for p in folder.rglob("*"):
+        try:
+            total, count = total + p.stat().st_size, count + p.is_file()
+        except OSError:  # deleted by the server's pruning meanwhile
+            pass
+    return total / 2**20, count
 
 
 def rows(folder: Path) -> int:
@@ -78,35 +85,87 @@ def rows(folder: Path) -> int:
     return len(metadata.read_text().splitlines()) if metadata.is_file() else 0
 
 
+async def send(http, url: str, call) -> object:
+    """One call as any HTTP client makes it (a photo uploaded first), through Gradio's queue:
+    POST /gradio_api/call/NAME, then read its event stream to the end."""
+    _, endpoint, image, rest, _ = call
+    if isinstance(image, Path):
+        files = {"files": (image.name, image.read_bytes(), "image/jpeg")}
+        [path] = (await http.post(f"{url}gradio_api/upload", files=files)).json()
+        image = {"path": path, "meta": {"_type": "gradio.FileData"}}
+    post = await http.post(f"{url}gradio_api/call{endpoint}", json={"data": [image, *rest]})
+    event = post.json()["event_id"]
+    kind, data = None, None
+    async with http.stream("GET", f"{url}gradio_api/call{endpoint}/{event}") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                data = line.split(":", 1)[1].strip()
+                break
+    if kind != "complete":
+        raise RuntimeError(f"{endpoint}: {data}")
+    return json.loads(data)[0]
+
+
+async def crowd(url: str, mix: list, expected: list, clients: int, seconds: float,
+                think: float = 0.0) -> list:
+    """``clients`` clients, each sending one request after another until ``seconds`` pass,
+    pausing ``think`` seconds (0.5-1.5 times that, at random) after each answer:
+    [(kind, endpoint, ms, "same" | "differs" | "error: ...")]."""
+    import httpx
+
+    results = []
+    end = time.perf_counter() + seconds
+
+    async def client(k: int) -> None:
+        pick = random.Random(k)
+        async with httpx.AsyncClient(timeout=120) as http:
+            while time.perf_counter() < end:
+                j = pick.choices(range(len(mix)), weights=[c[4] for c in mix])[0]
+                t0 = time.perf_counter()
+                try:
+                    same = comparable(mix[j][1], await send(http, url, mix[j])) == expected[j]
+                    status = "same" if same else "differs"
+                except Exception as err:  # counted and reported, the run goes on
+                    status = f"error: {err}"
+                results.append((mix[j][0], mix[j][1], 1000 * (time.perf_counter() - t0),
+                                status))
+                await asyncio.sleep(think * pick.uniform(0.5, 1.5))
+
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.load",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--minutes", type=float, default=5)
+    p.add_argument("--think", type=float, default=0.0,
+                   help="seconds a client pauses after each answer, as a person drawing the "
+                        "next digit does (default: 0, one request after another)")
     p.add_argument("--corrections-max-rows", type=int, default=300,
                    help="the store's bound, small enough to be reached (default: 300)")
     args = p.parse_args()
-    from gradio_client import Client, handle_file
+    import httpx
 
     uploads = Path(tempfile.mkdtemp(prefix="load-uploads-"))
     kept = Path(tempfile.mkdtemp(prefix="load-corrections-"))
     proc, url = start_app(GRADIO_TEMP_DIR=str(uploads), CORRECTIONS_DIR=str(kept),
                           CORRECTIONS_MAX_ROWS=str(args.corrections_max_rows))
     mix = calls()
-
-    def send(client, call):
-        _, endpoint, image, rest, _ = call
-        image = handle_file(str(image)) if isinstance(image, Path) else image
-        return client.predict(image, *rest, api_name=endpoint)
-
-    results, samples, stop = [], [], threading.Event()
+    samples, stop = [], threading.Event()
     try:
-        client = Client(url, verbose=False)
-        expected = [comparable(c[1], send(client, c)) for c in mix]  # every model loads now
-        print(f"{args.clients} clients for {args.minutes:g} min to {url}; after the serial "
+        async def serially():
+            async with httpx.AsyncClient(timeout=120) as http:
+                return [comparable(c[1], await send(http, url, c)) for c in mix]
+
+        expected = asyncio.run(serially())  # every model loads now
+        print(f"{args.clients} clients for {args.minutes:g} min, pausing {args.think:g} s, to "
+              f"{url}; after the serial "
               f"pass: memory {rss_mb(proc.pid):.0f} MB")
         start = time.perf_counter()
-        end = start + 60 * args.minutes
 
         def watch():
             while not stop.is_set():
@@ -114,22 +173,9 @@ def main() -> None:
                                 *folder_mb(uploads), rows(kept), folder_mb(kept)[0]))
                 stop.wait(5)
 
-        def client_run(k: int) -> None:
-            me, pick = Client(url, verbose=False), random.Random(k)
-            while time.perf_counter() < end:
-                j = pick.choices(range(len(mix)), weights=[c[4] for c in mix])[0]
-                t0 = time.perf_counter()
-                try:
-                    same = comparable(mix[j][1], send(me, mix[j])) == expected[j]
-                    status = "same" if same else "differs"
-                except Exception as err:  # counted and reported, the run goes on
-                    status = f"error: {err}"
-                results.append((mix[j][0], mix[j][1], 1000 * (time.perf_counter() - t0),
-                                status))
-
         threading.Thread(target=watch, daemon=True).start()
-        with ThreadPoolExecutor(args.clients) as pool:
-            list(pool.map(client_run, range(args.clients)))
+        results = asyncio.run(crowd(url, mix, expected, args.clients, 60 * args.minutes,
+                                    args.think))
         wall = time.perf_counter() - start
     finally:
         stop.set()
