@@ -9,6 +9,7 @@ ENV PYTHONUNBUFFERED=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_SERVER_PORT=7860 \
     GRADIO_ANALYTICS_ENABLED=False \
+    CORRECTIONS_DIR=/home/user/corrections \
     MPLCONFIGDIR=/tmp/matplotlib
 
 RUN useradd --create-home --uid 1000 user
