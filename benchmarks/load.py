@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import io
 import json
 import random
 import statistics
@@ -27,20 +25,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from benchmarks.app_speed import rss_mb, start_app  # the same server start and memory reading
 from training.handwriting import handwritten_digit, handwritten_number
+from web.views import data_url  # what a canvas sends
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = sorted((ROOT / "examples/clothing").glob("real-*.jpg"))[:4]
 CLOTHING_MODEL = "fashion-mnist-efficientnet-lite0"
-
-
-def data_url(rgba: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def calls() -> list[tuple[str, str, str | Path, tuple, int]]:

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.app_speed import start_app
-from benchmarks.load import data_url
 from training.handwriting import handwritten_digit
+from web.views import data_url
 
 
 async def measure(url: str, image: str, png: Path, n: int) -> dict[str, list]:

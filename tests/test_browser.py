@@ -49,6 +49,19 @@ def server():
     proc.wait(10)
 
 
+DESKTOP = {"viewport": {"width": 1300, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def opened(browser, server, **context):
+    """A new page on the app, its canvas ready (there is no tool to pick: it draws at once)."""
+    page = browser.new_context(**context).new_page()
+    page.goto(server)
+    page.wait_for_selector("#sketchpad canvas", timeout=60000)
+    page.wait_for_timeout(1500)
+    return page
+
+
 def draw(page, points):
     box = page.query_selector("#sketchpad canvas").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -108,10 +121,7 @@ def test_draw_a_seven_with_the_mouse_and_read_the_answer(server, tmp_path):
     shots = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.goto(server)
-        page.wait_for_selector("#sketchpad canvas", timeout=60000)
-        page.wait_for_timeout(1500)  # no tool to pick: the canvas draws at once
+        page = opened(browser, server, **DESKTOP)
         draw(page, [(-70, -90), (70, -90), (10, 100)])  # a 7: bar, then stem
         assert predicted_label(page) == "7"
         assert in_first_screen(page, "#mnist-label", "#mnist-seen img", "#mnist-overlay img")
@@ -188,15 +198,11 @@ def status_text(page, selector="#mnist-status", timeout=30.0, contains="") -> st
 
 def test_big_drawings_numbers_and_scribbles_as_people_draw_them(server, tmp_path):
     """On a phone, where space is tightest (the desktop layout was checked by hand too)."""
-    viewport = {"width": 390, "height": 844}
+    viewport = PHONE["viewport"]
     sync_api = require_browser()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_context(viewport=viewport, is_mobile=True,
-                                   has_touch=True).new_page()
-        page.goto(server)
-        page.wait_for_selector("#sketchpad canvas", timeout=60000)
-        page.wait_for_timeout(1500)
+        page = opened(browser, server, **PHONE)
         # the canvas element is the drawing area (300 px across on a 390 px phone)
         half = 0.49 * page.query_selector("#sketchpad canvas").bounding_box()["width"]
         # a 1 from the very top edge to the very bottom, with a finger: big drawings used
@@ -243,10 +249,7 @@ def test_the_answer_updates_while_drawing_and_the_model_can_be_fooled(server, tm
     sync_api = require_browser()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.goto(server)
-        page.wait_for_selector("#sketchpad canvas", timeout=60000)
-        page.wait_for_timeout(1500)
+        page = opened(browser, server, **DESKTOP)
         box = page.query_selector("#sketchpad canvas").bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         page.mouse.move(cx - 70, cy - 90)
@@ -306,10 +309,7 @@ def test_every_tab_passes_axe_and_a_visitor_corrects_an_answer(server, tmp_path)
     sync_api = require_browser()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.goto(server)
-        page.wait_for_selector("#sketchpad canvas", timeout=60000)
-        page.wait_for_timeout(1500)
+        page = opened(browser, server, **DESKTOP)
         draw(page, [(-70, -90), (70, -90), (10, 100)])
         assert predicted_label(page) == "7"
         assert text_of(page, "#answer-live", "Digit").startswith("Digit: 7, ")
@@ -346,11 +346,7 @@ def test_every_tab_passes_axe_and_a_visitor_corrects_an_answer(server, tmp_path)
         page.wait_for_timeout(3000)
         assert serious(page) == []
         assert page.get_attribute("#card-confusion img", "alt").startswith("Confusion matrix")
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                    has_touch=True).new_page()
-        phone.goto(server)
-        phone.wait_for_selector("#sketchpad canvas", timeout=60000)
-        phone.wait_for_timeout(1500)
+        phone = opened(browser, server, **PHONE)
         draw(phone, [(-70, -90), (70, -90), (10, 100)])
         assert predicted_label(phone) == "7"
         phone.wait_for_timeout(1000)

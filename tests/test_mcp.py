@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from training.handwriting import handwritten_digit
+from web.views import data_url
 
 TOOLS = {"classify", "read_number", "explain", "compare", "fool", "check_explanation",
          "correct"}
@@ -15,10 +16,7 @@ TOOLS = {"classify", "read_number", "explain", "compare", "fool", "check_explana
 
 def drawn(digit: str, seed: int = 0) -> str:
     """A digit drawn with the page's pen, as a PNG data URL (what a canvas gives)."""
-    rgba, _ = handwritten_digit(np.random.default_rng(seed), digit=digit)
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return data_url(handwritten_digit(np.random.default_rng(seed), digit=digit)[0])
 
 
 def mcp(url: str, calls: list[tuple[str, dict]]):

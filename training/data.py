@@ -8,12 +8,14 @@ through torchvision (online users) or says exactly what is missing and where to 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import struct
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from classifier.datasets import DATASETS, FILES
 
@@ -111,10 +113,6 @@ def read_corrections(folder: str | Path, dataset: str, repeat: int = 1):
     ``file_name`` is the model's 28x28 input, its ``label`` the class a visitor gave), each
     ``repeat`` times. Rows of another dataset, or with a label that is no class of it, are
     skipped."""
-    import json
-
-    from PIL import Image
-
     names = DATASETS[dataset].class_names
     metadata = sorted(Path(folder).rglob("metadata.jsonl"))
     if not metadata:
