@@ -4,13 +4,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from classifier.checkpoint import load_checkpoint
+from classifier.checkpoint import load_checkpoint, save_checkpoint
 from classifier.models import build_model
 from classifier.ood import load_stats
 from training.__main__ import main, parse_args
-from training.config import resolve_config
+from training.config import TrainingError, resolve_config
 from training.ood import main as ood_main
-from training.run import run
+from training.run import checkpoint_config, init_details, run, start_from
 
 
 def test_one_epoch_on_a_few_hundred_images_writes_a_checkpoint_that_beats_chance(
@@ -145,6 +145,25 @@ def test_init_from_continues_a_checkpoint_and_checks_it_matches(tmp_path, data_d
               "--limit", "300", "--val-size", "300"])
     with pytest.raises(SystemExit, match="incomplete"):
         main(common + ["--out-dir", str(tmp_path), "--init-from", str(tmp_path)])
+
+
+def test_init_from_may_change_efficientnets_resolution_and_keeps_its_weights(tmp_path):
+    folder = tmp_path / "mnist-efficientnet-lite0"
+    small = build_model("efficientnet_lite0", resolution=32)
+    cfg = resolve_config("mnist", "efficientnet_lite0", resolution=48, mean=0.13, std=0.31,
+                         init_from=str(folder))
+    source = {**checkpoint_config(cfg.replace(arch_kwargs={"resolution": 32}), list("0123456789"),
+                                  1.0), "init": "imagenet"}
+    save_checkpoint(folder, small, source, extra_files={
+        "metrics.json": json.dumps({"history": [], "train_seconds": 1.0})})
+    large, _, _, cfg = start_from(cfg)
+    assert small.resolution == 32 and large.resolution == 48
+    assert cfg.arch_kwargs == {"resolution": 48} and cfg.pretrained
+    assert all(torch.equal(v, small.state_dict()[k]) for k, v in large.state_dict().items())
+    assert init_details(cfg)["input"]["resolution"] == 48
+    assert large(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(TrainingError, match="efficientnet_lite0's"):
+        resolve_config("mnist", "cnn", resolution=96)
 
 
 def test_outlier_exposure_trains_on_drawn_outliers_and_records_it(

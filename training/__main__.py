@@ -91,6 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="start from this checkpoint's weights (same dataset, architecture and "
                         "split), e.g. with --epochs 0 --swa-epochs N (default: none)")
+    p.add_argument("--resolution", type=int, metavar="PX",
+                   help="efficientnet_lite0: the size the 28x28 input is upsampled to inside "
+                        "the model; may differ from --init-from's (default: 64)")
     p.add_argument("--swa-epochs", type=int,
                    help="after the schedule, this many epochs of stochastic weight averaging "
                         f"at a constant rate; kept if validation loss improves (default: "

@@ -122,6 +122,7 @@ class Config:
     pretrained: bool = False
     weights_file: str | None = None
     init_from: str | None = None
+    resolution: int | None = None  # efficientnet_lite0: px the 28x28 input is upsampled to
     swa_epochs: int = 0
     swa_lr: float | None = None    # None: lr / 10
     outlier_exposure: float = 0.0
@@ -181,6 +182,10 @@ def resolve_config(dataset: str, arch: str | None = None, recipe: str | None = N
     values = {**COMMON_DEFAULTS, **ARCH_DEFAULTS[arch], **override, **layer, **given,
               "dataset": dataset, "arch": arch, "recipe": recipe}
     values["arch_kwargs"] = dict(values.get("arch_kwargs", {}))
+    if values.get("resolution") is not None:
+        if arch != "efficientnet_lite0" or not 32 <= values["resolution"] <= 224:
+            raise TrainingError("--resolution is efficientnet_lite0's, from 32 to 224 px")
+        values["arch_kwargs"]["resolution"] = values["resolution"]
     if values["swa_lr"] is None:
         values["swa_lr"] = values["lr"] / 10
     if values.get("photo_parts") is not None:

@@ -248,7 +248,14 @@ def start_from(cfg: Config):
                             f"{theirs} (seed {source['seed']}, val size "
                             f"{source['training']['val_size']}), not as {mine} (seed "
                             f"{cfg.seed}, val size {cfg.val_size})")
-    cfg = cfg.replace(arch_kwargs=source["arch_kwargs"],
+    arch_kwargs = dict(source["arch_kwargs"])
+    if cfg.resolution and cfg.resolution != arch_kwargs.get("resolution"):
+        # the weights do not depend on the input size: the same ones, upsampled further
+        arch_kwargs["resolution"] = cfg.resolution
+        resized = build_model(cfg.arch, **arch_kwargs)
+        resized.load_state_dict(model.state_dict())
+        model = resized
+    cfg = cfg.replace(arch_kwargs=arch_kwargs,
                       pretrained=source["init"] == "imagenet",  # the new config's init stays true
                       init_from_training=source["training"])
     return model.train(), metrics["history"], metrics["train_seconds"], cfg
