@@ -205,7 +205,7 @@ class EfficientNetLite0(nn.Module):
 
     @property
     def cam_layer(self) -> nn.Module:
-        return self.net.blocks[4]  # stride 16: 4x4 at 64 px
+        return self.net.blocks[4]  # stride 16: 4x4 at 64 px, 6x6 at 96 px
 
 
 def imagenet_state(path: str) -> dict[str, torch.Tensor]:

@@ -97,3 +97,19 @@ def test_rank_correlation_of_known_maps():
     assert spearman(a, a) == pytest.approx(1.0)
     assert spearman(a, -a) == pytest.approx(-1.0)
     assert spearman(a, np.zeros_like(a)) == 0.0
+
+
+def test_maps_of_a_batch_are_the_maps_of_each_image_whatever_the_chunk():
+    from classifier.trust import MAP_CHUNK, maps
+
+    clf = linear(num_classes=3)
+    x = torch.rand(2 * MAP_CHUNK + 3, 1, 28, 28)
+    targets = np.arange(len(x)) % 3
+    together = maps(clf, x, "saliency", targets)
+    alone = np.concatenate([maps(clf, x[i:i + 1], "saliency", targets[i:i + 1])
+                            for i in range(len(x))])
+    # a linear model's saliency is |weight of the target class|, whatever the image
+    weight = clf.model.fc.weight.detach().abs().reshape(3, 28, 28).numpy()
+    assert together.shape == (len(x), 28, 28)
+    assert np.allclose(together, alone, atol=1e-6)
+    assert np.allclose(together, weight[targets], atol=1e-6)

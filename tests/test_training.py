@@ -166,6 +166,21 @@ def test_init_from_may_change_efficientnets_resolution_and_keeps_its_weights(tmp
         resolve_config("mnist", "cnn", resolution=96)
 
 
+def test_a_model_card_names_every_run_of_a_checkpoint_continued_more_than_once():
+    from training.report import runs_line
+
+    first = {"epochs": 4, "lr": 2e-3, "swa_epochs": 0, "swa_lr": 2e-4}
+    second = {"epochs": 3, "lr": 1e-3, "swa_epochs": 0, "resolution": 96,
+              "init_from_training": first}
+    last = {"epochs": 0, "lr": 2e-3, "swa_epochs": 4, "swa_lr": 3e-4,
+            "init_from_training": second}
+    assert runs_line(last) == (
+        "- Runs, each from the weights of the one before: 1) 4 epochs at peak lr 0.002; "
+        "2) 3 epochs at peak lr 0.001, input 96 px from here on; "
+        "3) 4 epochs of weight averaging at lr 0.0003.\n")
+    assert runs_line(second) == ""  # one continued run: the card's own sentence says it
+
+
 def test_outlier_exposure_trains_on_drawn_outliers_and_records_it(
         tmp_path, data_dir):
     from training.outliers import outlier_pool, uniform_loss

@@ -54,6 +54,26 @@ def checkpoint_files(model, config: dict, metrics: dict, test_images, test_label
     return files
 
 
+def runs_line(tr: dict) -> str:
+    """For a checkpoint continued more than once, a line naming each run, oldest first."""
+    runs, run = [], tr
+    while run:
+        runs.append(run)
+        run = run.get("init_from_training")
+    if len(runs) < 3:
+        return ""
+    steps = []
+    for r in reversed(runs):
+        parts = [f"{r['epochs']} epochs at peak lr {r['lr']:g}"] if r["epochs"] else []
+        if r.get("swa_epochs"):
+            parts.append(f"{r['swa_epochs']} epochs of weight averaging at lr {r['swa_lr']:g}")
+        if r.get("resolution"):
+            parts.append(f"input {r['resolution']} px from here on")
+        steps.append(", ".join(parts) or "no training")
+    return ("- Runs, each from the weights of the one before: "
+            + "; ".join(f"{i}) {s}" for i, s in enumerate(steps, 1)) + ".\n")
+
+
 def model_card(config: dict, metrics: dict) -> str:
     ds, arch, name = config["dataset"], config["arch"], config["name"]
     tr = config["training"]
@@ -65,7 +85,8 @@ def model_card(config: dict, metrics: dict) -> str:
     main = tr.get("init_from_training") or tr  # a continued run: the run it continued
     main_epochs = sum(h.get("phase") != "swa" for h in metrics["history"])
     swa, then_line = metrics.get("swa"), ""
-    if tr.get("init_from") and not swa:  # a second run went on from the first one's weights
+    chain = runs_line(tr)
+    if tr.get("init_from") and not swa and not chain:  # a second run went on from the first
         first = main_epochs - tr["epochs"]
         extras = [f"outlier exposure {tr['outlier_exposure']:g} on {tr['outliers']:,} drawn "
                   "scribbles and letters"] if tr.get("outlier_exposure") else []
@@ -75,14 +96,21 @@ def model_card(config: dict, metrics: dict) -> str:
                     f"from {tr['init_from']})" + (",\n  with " + " and ".join(extras)
                                                   if extras else "") + "; ")
         main_epochs = first
+    epochs_line = (f"{main_epochs} epochs in all" if chain
+                   else f"{main_epochs} epochs (at most {main['epochs']})")
+    lr_line = "" if chain else f" with peak lr {tr['lr']}"
     if swa:
-        second = f" (a second run, from {tr['init_from']})" if tr.get("init_from") else ""
+        second = (f" (a second run, from {tr['init_from']})" if tr.get("init_from") and not chain
+                  else "")
         then_line = (f"then {swa['epochs']} epochs of stochastic weight averaging at lr "
                     f"{swa['lr']:g}{second}\n  with batch-norm statistics recomputed: "
                     f"validation loss {swa['before_val_loss']:.4f} -> {swa['val_loss']:.4f}, "
                     f"accuracy {100 * swa['before_val_acc']:.2f}% -> "
                     f"{100 * swa['val_acc']:.2f}%,\n  so the "
                     f"{'average' if swa['kept'] else 'model before averaging'} ships; ")
+    seen, batch = config.get("input"), tr["batch_size"]
+    input_line = (f"- Input: the 28x28 image, upsampled inside the model to {seen['resolution']} "
+                  f"px ({seen['interpolation']}), {seen['channels']} channel.\n" if seen else "")
     return f"""---
 license: mit
 library_name: pytorch
@@ -116,9 +144,9 @@ trainable parameters; weights stored in {config.get('weights_dtype', 'float32')}
 - Data: the {ds} training set less a seeded validation split of {tr['val_size']:,} images
   (early stopping, temperature); the test set was used only for the final evaluation.
   Normalisation: mean {config['mean']}, std {config['std']} (from the training images).
-- {tr['optimizer']} with peak lr {tr['lr']}, {tr['schedule']} schedule, batch {tr['batch_size']},
+{input_line}{chain}- {tr['optimizer']}{lr_line}, {tr['schedule']} schedule, batch {batch},
   weight decay {tr['weight_decay']}, {'hinge loss' if tr['loss'] == 'hinge' else f"label smoothing {tr['label_smoothing']}"},
-  augmentation {tr['augment']}; {main_epochs} epochs (at most {main['epochs']}),
+  augmentation {tr['augment']}; {epochs_line},
   {then_line}{metrics['train_seconds'] / 60:.1f} min in all on {metrics['device']}; seed {config['seed']}.
 
 ## Test metrics
