@@ -20,6 +20,7 @@ def test_checkpoint_reproduces_its_recorded_test_accuracy(name, data_dir):
     import torch
 
     model, config = load_checkpoint(name)
+    model = model.to(memory_format=torch.channels_last)  # 1.8x faster on conv nets, as training
     metrics = json.loads((CHECKPOINTS_DIR / name / "metrics.json").read_text())
     images, labels = read_split(data_dir, config["dataset"], "test", download=False)
     logits = predict_logits(model, images, config["mean"], config["std"], torch.device("cpu"))
